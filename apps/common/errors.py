@@ -1,0 +1,126 @@
+"""RFC 9457 problem+json for every API error, including Django's own 404 and 500.
+
+`type` is a stable URI per error kind, `title` its short name, `status` the
+HTTP status, `detail` the human explanation; validation errors add
+`errors: {field: [messages]}`. No traceback ever leaves the server.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from apps.common.exceptions import ApplicationError
+
+logger = logging.getLogger("atrium.errors")
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+TYPE_BASE = "https://atrium.dev/problems/"
+
+_TITLES = {
+    400: "Invalid request",
+    401: "Not authenticated",
+    403: "Permission denied",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def problem(status: int, *, code: str, detail: str, title: str | None = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"{TYPE_BASE}{code}",
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def _flatten_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error dicts/lists become `{field: [messages]}`."""
+    out: dict[str, list[str]] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            for field, messages in _flatten_errors(value, name).items():
+                out.setdefault(field, []).extend(messages)
+    elif isinstance(data, list):
+        if all(not isinstance(v, (dict, list)) for v in data):
+            out[prefix or "non_field_errors"] = [str(v) for v in data]
+        else:
+            for index, value in enumerate(data):
+                for field, messages in _flatten_errors(value, f"{prefix}[{index}]").items():
+                    out.setdefault(field, []).extend(messages)
+    else:
+        out[prefix or "non_field_errors"] = [str(data)]
+    return out
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler: every error is problem+json; unexpected ones are 500s."""
+    if isinstance(exc, ApplicationError):
+        body = problem(exc.status, code=exc.code, detail=exc.detail, title=exc.title, errors=exc.errors, **exc.extra)
+        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled_exception", exc_info=exc)
+        return Response(
+            problem(500, code="server_error", detail="An unexpected error occurred; it has been logged."),
+            status=500,
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
+
+    assert isinstance(exc, drf_exceptions.APIException)
+    status = response.status_code
+    errors = None
+    if isinstance(exc, drf_exceptions.ValidationError):
+        errors = _flatten_errors(exc.detail)
+        detail = "The request has invalid fields; see `errors`."
+        code = "validation_error"
+    else:
+        detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else "Request failed."
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
+    response.data = problem(status, code=code, detail=detail, errors=errors)
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def problem_response(status: int, *, code: str, detail: str) -> JsonResponse:
+    return JsonResponse(problem(status, code=code, detail=detail), status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return problem_response(404, code="not_found", detail="No resource at this address.")
+    return defaults.page_not_found(request, exception or Http404())
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return problem_response(500, code="server_error", detail="An unexpected error occurred; it has been logged.")
+    return defaults.server_error(request)

@@ -1,0 +1,49 @@
+"""The one place that reads the process environment.
+
+Every setting Atrium has comes from here, so a reader can see in one file what
+the process expects and what it does without each value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+# Marks the secret key used when none is set; production refuses to start on it.
+DEV_SECRET_KEY = "dev-insecure-atrium-key-do-not-use-in-production"  # noqa: S105
+
+env = environ.Env()
+
+DEBUG: bool = env.bool("DJANGO_DEBUG", default=False)
+TESTING: bool = env.bool("ATRIUM_TESTING", default=False)
+CI: bool = env.bool("CI", default=False)
+
+SECRET_KEY: str = env.str("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+DATABASE_URL: str = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'atrium.sqlite3'}")
+REDIS_URL: str = env.str("REDIS_URL", default="")
+EMAIL_URL: str = env.str("EMAIL_URL", default="consolemail://")
+DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="Atrium <no-reply@atrium.localhost>")
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+COMPLIANCE_PROFILES: list[str] = env.list("COMPLIANCE_PROFILES", default=[])
+LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
+TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=[])
+SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+# Files: local disk unless a bucket is named.
+MEDIA_ROOT: str = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+AWS_STORAGE_BUCKET_NAME: str = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL: str = env.str("AWS_S3_ENDPOINT_URL", default="")
+AWS_S3_REGION_NAME: str = env.str("AWS_S3_REGION_NAME", default="us-east-1")
+
+# Identity: JWT key directory and issuer.
+JWT_KEYS_DIR: str = env.str("JWT_KEYS_DIR", default=str(VAR_DIR / "jwt-keys"))
+JWT_ISSUER: str = env.str("JWT_ISSUER", default="atrium")
+
+# Prometheus multiprocess mode (set by the gunicorn config for every worker).
+PROMETHEUS_MULTIPROC_DIR: str = env.str("PROMETHEUS_MULTIPROC_DIR", default="")

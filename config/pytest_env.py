@@ -1,0 +1,16 @@
+"""Test environment defaults, loaded by pytest (`-p config.pytest_env`) before Django starts.
+
+Settings are read at import, before any conftest runs, so the values a test run
+needs (a non-dev secret key, the test host, no HTTPS redirect) are set here.
+Values already in the environment (CI's DATABASE_URL, REDIS_URL) win.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_DEBUG", "false")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("EMAIL_URL", "memorymail://")
+os.environ.setdefault("ATRIUM_TESTING", "true")

@@ -1,0 +1,18 @@
+"""Top-level routes: service endpoints, the versioned API, portals."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from apps.common import views as common_views
+
+urlpatterns = [
+    path("healthz", common_views.healthz, name="healthz"),
+    path("readyz", common_views.readyz, name="readyz"),
+    path("metrics", common_views.metrics, name="metrics"),
+    path("api/v1/", common_views.ServiceInfoView.as_view(), name="api-root"),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+handler404 = "apps.common.errors.handler404"
+handler500 = "apps.common.errors.handler500"
