@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck fmt bench migrate seed clean
+.PHONY: install run test lint typecheck fmt bench clean
 
 $(STAMP): pyproject.toml
 	@scripts/ci/install.sh "$(PYTHON)" "$(VENV)"
@@ -29,8 +29,8 @@ typecheck: install
 	@scripts/ci/typecheck.sh
 
 fmt: install
-	@$(BIN)/ruff format apps config tests benchmarks conftest.py manage.py
-	@$(BIN)/ruff check --fix apps config tests benchmarks conftest.py manage.py
+	@$(BIN)/ruff format $(wildcard apps config tests benchmarks scripts) conftest.py manage.py
+	@$(BIN)/ruff check --fix $(wildcard apps config tests benchmarks scripts) conftest.py manage.py
 
 bench: install
 	@scripts/ci/bench.sh

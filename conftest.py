@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.conf import settings
 from django.db import connection
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from config.env import CI as IN_CI
 
 
 def _postgres_available() -> bool:
@@ -39,6 +37,24 @@ def _fast_password_hasher(settings: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _jobs_inline_unless_testing_redis(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Jobs run inline (as without REDIS_URL) except in tests that exercise the real queues.
+
+    With REDIS_URL set (CI), a deferred mail would otherwise wait in Redis for a
+    worker that a test does not run. Tests marked `redis` get the real queues.
+    """
+    if request.node.get_closest_marker("redis") or not settings.REDIS_URL:
+        yield
+        return
+    from django.test import override_settings
+
+    from config.settings.rq import embedded_queues
+
+    with override_settings(RQ_QUEUES=embedded_queues()):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     from django.core.cache import cache
 
@@ -50,3 +66,37 @@ def pg_connection() -> object:
     if not _postgres_available():
         pytest.skip("needs PostgreSQL")
     return connection
+
+
+@pytest.fixture
+def tenant(db: None) -> object:
+    from apps.identity.tests.factories import TenantFactory
+
+    return TenantFactory(slug="acme-test", name="Acme Test")
+
+
+@pytest.fixture
+def other_tenant(db: None) -> object:
+    from apps.identity.tests.factories import TenantFactory
+
+    return TenantFactory(slug="globex-test", name="Globex Test")
+
+
+@pytest.fixture
+def portal(tenant: object) -> object:
+    from apps.identity.tests.factories import PortalFactory
+
+    return PortalFactory(tenant=tenant, slug="acme-test", name="Acme Test Portal", is_default=True)
+
+
+@pytest.fixture
+def member(tenant: object):  # type: ignore[no-untyped-def]
+    """`member(role="admin")` → a user with an active membership of `tenant` in that role."""
+    from apps.identity.tests.factories import UserFactory, make_membership
+
+    def make(role: str = "member", *, user: object = None, of: object = None) -> object:
+        user = user or UserFactory()
+        make_membership(user=user, tenant=of or tenant, role=role)  # type: ignore[arg-type]
+        return user
+
+    return make

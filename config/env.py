@@ -44,6 +44,13 @@ AWS_S3_REGION_NAME: str = env.str("AWS_S3_REGION_NAME", default="us-east-1")
 # Identity: JWT key directory and issuer.
 JWT_KEYS_DIR: str = env.str("JWT_KEYS_DIR", default=str(VAR_DIR / "jwt-keys"))
 JWT_ISSUER: str = env.str("JWT_ISSUER", default="atrium")
+JWT_PRIVATE_KEY: str = env.str("JWT_PRIVATE_KEY", default="", multiline=True)
 
 # Prometheus multiprocess mode (set by the gunicorn config for every worker).
 PROMETHEUS_MULTIPROC_DIR: str = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+
+# Several app processes need one shared store (Redis) for revocation, lockout and throttles; a
+# production process without REDIS_URL refuses to start unless it is declared the only one.
+SINGLE_PROCESS: bool = env.bool("ATRIUM_SINGLE_PROCESS", default=False)
+# Overrides of the API throttle rates, e.g. ATRIUM_THROTTLE_RATES="login=10/min,register=5/hour".
+THROTTLE_RATES: dict[str, str] = env.dict("ATRIUM_THROTTLE_RATES", default={})

@@ -14,3 +14,9 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("ATRIUM_TESTING", "true")
+
+# Each test run signs with a fresh key in a temporary directory, not the dev key in var/.
+if "JWT_KEYS_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["JWT_KEYS_DIR"] = tempfile.mkdtemp(prefix="atrium-test-jwt-")

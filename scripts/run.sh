@@ -4,14 +4,14 @@ set -euo pipefail
 host=${1:-127.0.0.1}
 port=${2:-8000}
 py=.venv/bin/python
-mkdir -p var
+# Links printed and mailed (console) point at this server unless told otherwise.
+export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://$host:$port}
+mkdir -p var/static
 echo "==> migrating"
 $py manage.py migrate --noinput
-for cmd in seed_rbac seed_demo; do
-  if $py manage.py help "$cmd" >/dev/null 2>&1; then
-    echo "==> $cmd"
-    $py manage.py "$cmd"
-  fi
-done
+echo "==> seed_rbac"
+$py manage.py seed_rbac
+echo "==> seed_demo (credentials below; rerun with --password P to choose one)"
+$py manage.py seed_demo
 echo "==> serving on http://$host:$port/ (health: http://$host:$port/healthz)"
 exec $py manage.py runserver "$host:$port"

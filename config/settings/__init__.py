@@ -8,7 +8,10 @@ variable to fix.
 from config.settings.base import *  # noqa: F403
 from config.settings.drf import *  # noqa: F403
 from config.settings.guard import check_production_settings
+from config.settings.jwt import *  # noqa: F403
+from config.settings.lockout import *  # noqa: F403
 from config.settings.logging import *  # noqa: F403
+from config.settings.otp import *  # noqa: F403
 from config.settings.rq import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
 from config.settings.spectacular import *  # noqa: F403

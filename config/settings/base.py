@@ -20,6 +20,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_prometheus",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # Atrium's apps come before django_rq so `apps.common`'s rqcron wins.
     "apps.common",
     "apps.identity",
@@ -34,15 +36,16 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.common.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Header middlewares sit before WhiteNoise so static files get the same headers as pages.
     "csp.middleware.CSPMiddleware",
     "apps.common.middleware.SecurityHeadersMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -80,7 +83,15 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
 elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.sqlite3"
 
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    # A probe or request answers 503 within seconds rather than hanging on a silent host.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "identity.User"
+# The model `apps.common.tenancy.TenantScopedModel` points at (common imports no app).
+TENANT_MODEL = "identity.Tenant"
 
 if E.REDIS_URL:
     CACHES = {
@@ -88,6 +99,8 @@ if E.REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": E.REDIS_URL,
             "KEY_PREFIX": "atrium",
+            # Fail fast (and fail closed) instead of hanging a request when Redis is unreachable.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:

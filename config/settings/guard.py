@@ -10,13 +10,41 @@ from config import env as E
 def check_production_settings() -> None:
     if E.DEBUG:
         return
-    if not E.SECRET_KEY or E.SECRET_KEY == E.DEV_SECRET_KEY or len(E.SECRET_KEY) < 32:
+    if E.SECRET_KEY.strip() == E.DEV_SECRET_KEY or len(E.SECRET_KEY.strip()) < 32:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY must be set to a random value of at least 32 characters when "
             'DJANGO_DEBUG is false (generate one with: python -c "import secrets; print(secrets.token_urlsafe(50))").'
         )
-    if not E.ALLOWED_HOSTS:
+    if not [host for host in E.ALLOWED_HOSTS if host.strip()]:
         raise ImproperlyConfigured(
             "ALLOWED_HOSTS must list the host names this server answers to when DJANGO_DEBUG is false "
             "(comma-separated, e.g. ALLOWED_HOSTS=portal.example.com)."
         )
+    _check_shared_store()
+
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _check_shared_store() -> None:
+    """Revocation marks, lockouts, throttles and the RBAC version must be seen by every process.
+
+    Without REDIS_URL the cache is per process: a logout or lockout made through
+    one gunicorn worker would not exist for the next. Production therefore needs
+    Redis, unless the operator declares this the only process
+    (ATRIUM_SINGLE_PROCESS=true, e.g. one sync worker on a small box). The test
+    run (ATRIUM_TESTING) is one process per test database as well.
+    """
+    if E.REDIS_URL:
+        if not E.REDIS_URL.startswith(_REDIS_SCHEMES):
+            raise ImproperlyConfigured(
+                "REDIS_URL must be a redis://, rediss:// or unix:// URL (e.g. REDIS_URL=redis://127.0.0.1:6379/0)."
+            )
+        return
+    if E.SINGLE_PROCESS or E.TESTING:
+        return
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set when DJANGO_DEBUG is false: token revocation, lockout, throttles and role changes "
+        "live in the cache, and a per-process cache is not shared between workers or servers "
+        "(set REDIS_URL=redis://host:6379/0, or ATRIUM_SINGLE_PROCESS=true if exactly one process serves requests)."
+    )
