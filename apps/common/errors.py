@@ -16,6 +16,7 @@ from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from apps.common.exceptions import ApplicationError
 
@@ -40,6 +41,9 @@ _TITLES = {
 }
 
 
+_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
+
+
 def problem(status: int, *, code: str, detail: str, title: str | None = None, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"{TYPE_BASE}{code}",
@@ -47,16 +51,23 @@ def problem(status: int, *, code: str, detail: str, title: str | None = None, **
         "status": status,
         "detail": detail,
     }
-    body.update({k: v for k, v in extra.items() if v is not None})
+    # Extension members never overwrite the standard ones (a stray `status=` would lie about the response).
+    body.update({k: v for k, v in extra.items() if v is not None and k not in _MEMBERS})
     return body
 
 
+def _field_name(prefix: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{prefix}[{key}]"  # DRF keys a list's failing items by their index
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
 def _flatten_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested error dicts/lists become `{field: [messages]}`."""
+    """DRF's nested error dicts/lists become `{field: [messages]}`: `address.city`, `items[1].sku`."""
     out: dict[str, list[str]] = {}
     if isinstance(data, dict):
         for key, value in data.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
+            name = _field_name(prefix, key)
             for field, messages in _flatten_errors(value, name).items():
                 out.setdefault(field, []).extend(messages)
     elif isinstance(data, list):
@@ -74,8 +85,11 @@ def _flatten_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler: every error is problem+json; unexpected ones are 500s."""
     if isinstance(exc, ApplicationError):
-        body = problem(exc.status, code=exc.code, detail=exc.detail, title=exc.title, errors=exc.errors, **exc.extra)
-        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
+        # Like DRF's own handler: a refused request must not commit what it wrote before refusing.
+        set_rollback()
+        body = problem(exc.status, code=exc.code, detail=exc.detail, title=exc.title, errors=exc.errors)
+        body.update({k: v for k, v in exc.extra.items() if v is not None and k not in _MEMBERS | {"errors"}})
+        return Response(body, status=exc.status, headers=exc.headers or None, content_type=PROBLEM_CONTENT_TYPE)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -83,7 +97,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 
     response = drf_exception_handler(exc, context)
     if response is None:
-        logger.exception("unhandled_exception", exc_info=exc)
+        # The exception stops here instead of reaching Django, so roll back as Django would have.
+        set_rollback()
+        logger.error("unhandled_exception", exc_info=exc)
         return Response(
             problem(500, code="server_error", detail="An unexpected error occurred; it has been logged."),
             status=500,
@@ -112,6 +128,18 @@ def _is_api(request: HttpRequest) -> bool:
 
 def problem_response(status: int, *, code: str, detail: str) -> JsonResponse:
     return JsonResponse(problem(status, code=code, detail=detail), status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return problem_response(400, code="bad_request", detail="The request could not be understood.")
+    return defaults.bad_request(request, exception or Exception())
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return problem_response(403, code="permission_denied", detail="You do not have permission for this.")
+    return defaults.permission_denied(request, exception or DjangoPermissionDenied())
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

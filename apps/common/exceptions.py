@@ -6,7 +6,11 @@ from typing import Any
 
 
 class ApplicationError(Exception):
-    """A domain rule said no. Subclasses fix the HTTP status and problem type."""
+    """A domain rule said no. Subclasses fix the HTTP status and problem type.
+
+    `errors` is the per-field map of a validation failure; other keyword
+    arguments become extension members of the problem body (RFC 9457 §3.2).
+    """
 
     status = 400
     code = "invalid"
@@ -16,6 +20,8 @@ class ApplicationError(Exception):
         self.detail = detail or self.title
         self.errors = errors
         self.extra = extra
+        # Response headers the error carries (e.g. `Retry-After`).
+        self.headers: dict[str, str] = {}
         super().__init__(self.detail)
 
 
@@ -35,6 +41,20 @@ class Conflict(ApplicationError):
     status = 409
     code = "conflict"
     title = "Conflict"
+
+
+class TooManyRequests(ApplicationError):
+    """Throttled or locked out; `retry_after` (seconds) becomes the `Retry-After` header."""
+
+    status = 429
+    code = "throttled"
+    title = "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.headers["Retry-After"] = str(max(int(retry_after), 0))
 
 
 class ServiceUnavailable(ApplicationError):

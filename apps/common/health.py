@@ -1,16 +1,25 @@
-"""Readiness checks: each returns ok + milliseconds, and names itself when it fails."""
+"""Readiness checks behind `/readyz`: database, cache, Redis (when configured) and file storage.
+
+Each check reports `{ok, ms}`; a failing one adds the error's class name (never
+its message or traceback) and is logged with the detail for the operator.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
+
+logger = logging.getLogger("atrium.health")
 
 
 def _database() -> None:
@@ -34,8 +43,17 @@ def _redis() -> None:
 
 
 def _storage() -> None:
-    # Listing the root is a read-only probe that works for local disk and S3.
-    default_storage.listdir("")
+    if isinstance(default_storage, FileSystemStorage):
+        # Local disk: the root need not exist yet (the first upload creates it), but it must be creatable
+        # and writable.
+        root = Path(default_storage.location)
+        root.mkdir(parents=True, exist_ok=True)
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise PermissionError(f"{root} is not writable")
+        return
+    # Remote storage: one HEAD of a key that need not exist proves the bucket answers and lets us read.
+    # (Listing the root would page through every tenant's prefix.)
+    default_storage.exists("readyz-probe")
 
 
 def checks() -> dict[str, Callable[[], None]]:
@@ -52,8 +70,10 @@ def run_checks() -> tuple[bool, dict[str, dict[str, Any]]]:
         started = time.perf_counter()
         try:
             check()
-        except Exception as exc:  # noqa: BLE001 - any failure makes the check fail
+        except Exception as exc:  # any failure makes the check fail
+            # The body names the check and the error class only; the operator's detail goes to the log.
             results[name] = {"ok": False, "ms": _ms(started), "error": type(exc).__name__}
+            logger.warning("readiness_check_failed", extra={"check": name}, exc_info=exc)
         else:
             results[name] = {"ok": True, "ms": _ms(started)}
     return all(r["ok"] for r in results.values()), results

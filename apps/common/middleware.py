@@ -15,7 +15,7 @@ from apps.common import request_context
 
 access_log = logging.getLogger("atrium.request")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,128}")
 
 
 class RequestContextMiddleware:
@@ -30,7 +30,8 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # fullmatch: `$` alone would also accept a trailing newline (log/header injection).
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_context.reset()
         request_context.bind(request_id=request_id)

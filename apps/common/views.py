@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -20,12 +21,16 @@ from apps.common.errors import problem_response
 from apps.common.health import run_checks
 
 
+# The probes run outside ATOMIC_REQUESTS: opening the request's transaction would need the database,
+# and they must answer (healthz: alive; readyz: 503 naming it) when it is down.
+@transaction.non_atomic_requests
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@transaction.non_atomic_requests
 @require_GET
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
@@ -33,6 +38,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok" if ok else "fail", "checks": results}, status=200 if ok else 503)
 
 
+@transaction.non_atomic_requests
 @require_GET
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
@@ -44,7 +50,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return _export(request)
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(presented.strip(), token):
+    # Compare bytes: compare_digest raises TypeError on non-ASCII str, which a client could send.
+    if scheme.lower() != "bearer" or not secrets.compare_digest(presented.strip().encode(), token.encode()):
         response = problem_response(401, code="not_authenticated", detail="Send Authorization: Bearer <METRICS_TOKEN>.")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
