@@ -13,14 +13,13 @@ from config import env as E
 RQ_QUEUE_NAMES = ("default", "mail", "billing")
 
 
-def _queue_config() -> dict[str, Any]:
-    if E.REDIS_URL:
-        return {"URL": E.REDIS_URL, "DEFAULT_TIMEOUT": 300}
+def embedded_queues() -> dict[str, dict[str, Any]]:
+    """Every queue on one fresh in-process fakeredis server, run inline (also used by the tests)."""
     import fakeredis
     import redis
 
-    pool = redis.ConnectionPool(connection_class=fakeredis.FakeConnection, server=fakeredis.FakeServer())
-    return {
+    pool = redis.ConnectionPool(connection_class=fakeredis.FakeRedisConnection, server=fakeredis.FakeServer())
+    config = {
         "HOST": "fakeredis",
         "PORT": 0,
         "DB": 0,
@@ -28,9 +27,12 @@ def _queue_config() -> dict[str, Any]:
         "DEFAULT_TIMEOUT": 300,
         "REDIS_CLIENT_KWARGS": {"connection_pool": pool},
     }
+    return {name: dict(config) for name in RQ_QUEUE_NAMES}
 
 
-_config = _queue_config()
-RQ_QUEUES = {name: dict(_config) for name in RQ_QUEUE_NAMES}
+if E.REDIS_URL:
+    RQ_QUEUES = {name: {"URL": E.REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in RQ_QUEUE_NAMES}
+else:
+    RQ_QUEUES = embedded_queues()
 RQ_EMBEDDED = not E.REDIS_URL
 RQ_CRON_CONFIG = "config.cron"
