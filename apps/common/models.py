@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 
 
 class UUIDModel(models.Model):
@@ -17,7 +19,8 @@ class UUIDModel(models.Model):
 
 
 class TimestampedModel(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True, db_index=False)
+    # A default, not auto_now_add: rows that hash their own time (audit) set it first.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -29,3 +32,72 @@ class BaseModel(UUIDModel, TimestampedModel):
 
     class Meta:
         abstract = True
+
+
+class OutboxMessage(BaseModel):
+    """A job that a committed write promises, relayed to RQ once the write commits.
+
+    Global table (not tenant scoped): it is relay infrastructure, swept across
+    every tenant by the operator job `outbox_sweep`; `tenant_id` records the
+    tenant whose context the job re-enters in the worker.
+
+    `pending` → written, not yet handed to RQ (Redis down at commit: the sweep
+    retries); `relayed` → on an RQ queue; `done` → ran to completion (a re-run
+    skips it); `failed` → the last run raised, RQ retries it per the job's
+    `Retry` or keeps it in the failed registry.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RELAYED = "relayed", "Relayed"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    job_path = models.CharField(max_length=255)
+    kwargs = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    queue = models.CharField(max_length=64, default="default")
+    tenant_id = models.UUIDField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    relayed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "created_at"], name="common_outbox_status_created")]
+
+    def __str__(self) -> str:
+        return f"{self.job_path} [{self.status}]"
+
+
+# Tenant-scoped models come last: `apps.common.tenancy` builds its base on `BaseModel` above.
+from apps.common.tenancy import TenantScopedModel  # noqa: E402
+
+
+class IdempotencyRecord(TenantScopedModel):
+    """The first response to a create request sent with an `Idempotency-Key` (see `apps.common.idempotency`).
+
+    One row per (tenant, user, endpoint, key). `fingerprint` is the SHA-256 of the
+    request (canonical JSON body, or what the view supplies); `status_code` is
+    NULL while the first request is still running.
+    """
+
+    user_id = models.UUIDField()
+    endpoint = models.CharField(max_length=200)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    response_headers = models.JSONField(default=dict, blank=True)
+
+    class Meta(TenantScopedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user_id", "endpoint", "key"], name="common_idempotency_scope_unique"
+            )
+        ]
+        # The purge walks rows by age within a tenant.
+        indexes = [models.Index(fields=["tenant", "created_at"], name="common_idempotency_tenant_age")]
+
+    def __str__(self) -> str:
+        return f"idempotency key {self.key!r} on {self.endpoint}"

@@ -1,9 +1,15 @@
-"""The current tenant of a request, job or command, held in a context variable.
+"""The current tenant of a request, job or command, and the models that obey it.
 
-It is set in a few places only — API authentication, the portal resolver, the
-job decorator and `with tenant_context(t):` in commands — and always reset in
-`finally`. Code that needs it and finds none raises `TenantContextMissing`:
-there is no "last tenant" fallback.
+The tenant is held in a context variable. It is set in a few places only — API
+authentication, the portal resolver, the job decorator and
+`with tenant_context(t):` in commands — and always reset in `finally`. Code
+that needs it and finds none raises `TenantContextMissing`: there is no "last
+tenant" fallback.
+
+`TenantScopedModel.objects` filters by the current tenant and raises without
+one. The one way round it is named and greppable: `with unscoped():` (operator
+code, commands, migrations), inside which `Model.all_tenants` works. On
+PostgreSQL the same context drives row-level security (see `apps.common.rls`).
 
 `apps.common` knows no tenant model: a tenant here is any object with an `id`.
 The identity app registers a loader so jobs can turn a recorded id back into
@@ -15,8 +21,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
+
+from django.conf import settings
+from django.db import DatabaseError, models, transaction
+
+from apps.common import rls
+from apps.common.models import BaseModel
 
 
 class TenantLike(Protocol):
@@ -28,9 +40,13 @@ class TenantContextMissing(RuntimeError):
     """Tenant data was touched with no tenant context set."""
 
 
+class TenantMismatch(RuntimeError):
+    """A row of one tenant was written while another tenant's context was active."""
+
+
 _current: ContextVar[TenantLike | None] = ContextVar("atrium_current_tenant", default=None)
+_unscoped: ContextVar[bool] = ContextVar("atrium_unscoped", default=False)
 _loader: Callable[[UUID | str], TenantLike] | None = None
-_enter_hooks: list[Callable[[TenantLike | None], None]] = []
 
 
 def current_tenant() -> TenantLike | None:
@@ -46,9 +62,14 @@ def require_tenant() -> TenantLike:
     tenant = _current.get()
     if tenant is None:
         raise TenantContextMissing(
-            "No tenant context: enter one with `tenant_context(tenant)` or use the named escape `all_tenants`."
+            "No tenant context: enter one with `tenant_context(tenant)`, or use the named escape "
+            "`with unscoped():` in operator code."
         )
     return tenant
+
+
+def is_unscoped() -> bool:
+    return _unscoped.get()
 
 
 def register_tenant_loader(loader: Callable[[UUID | str], TenantLike]) -> None:
@@ -63,24 +84,108 @@ def load_tenant(tenant_id: UUID | str) -> TenantLike:
     return _loader(tenant_id)
 
 
-def register_enter_hook(hook: Callable[[TenantLike | None], None]) -> None:
-    """Called whenever the context changes (e.g. to apply the database's tenant setting)."""
-    if hook not in _enter_hooks:
-        _enter_hooks.append(hook)
+@contextmanager
+def tenant_context(tenant: TenantLike | None) -> Iterator[TenantLike | None]:
+    """Run the block as `tenant` (or as no tenant, with None) inside a transaction.
 
-
-def _notify(tenant: TenantLike | None) -> None:
-    for hook in _enter_hooks:
-        hook(tenant)
+    The database's transaction-local tenant setting follows the context, so it
+    cannot outlive the block or leak to the next user of a pooled connection.
+    """
+    outer = _current.get()
+    # A setting made in a transaction we open dies with it: nothing to restore then.
+    opens_transaction = not transaction.get_connection().in_atomic_block
+    # Inside a request's transaction no savepoint is needed (and none is paid for);
+    # outside one (commands, jobs) this opens the transaction the setting lives in.
+    with transaction.atomic(savepoint=False):
+        token = _current.set(tenant)
+        try:
+            rls.apply_tenant(tenant.id if tenant is not None else None)
+            yield tenant
+            if not opens_transaction:
+                _restore(lambda: rls.apply_tenant(outer.id if outer is not None else None))
+        finally:
+            _current.reset(token)
 
 
 @contextmanager
-def tenant_context(tenant: TenantLike | None) -> Iterator[TenantLike | None]:
-    """Run the block as `tenant` (or as no tenant, with None); restores the outer context."""
-    token = _current.set(tenant)
-    _notify(tenant)
+def unscoped() -> Iterator[None]:
+    """The named escape: operator code that must see every tenant's rows.
+
+    Never used on a request path. Inside it `Model.all_tenants` works and, on
+    PostgreSQL, the row-level security policies admit every row.
+    """
+    outer = _unscoped.get()
+    with transaction.atomic(savepoint=False):
+        token = _unscoped.set(True)
+        try:
+            rls.apply_bypass(True)
+            yield
+            _restore(lambda: rls.apply_bypass(outer))
+        finally:
+            _unscoped.reset(token)
+
+
+def _restore(apply: Callable[[], None]) -> None:
+    """Put the outer setting back; a transaction already failed will roll back (and clear it) anyway."""
+    if transaction.get_connection().needs_rollback:
+        return
     try:
-        yield tenant
-    finally:
-        _current.reset(token)
-        _notify(_current.get())
+        apply()
+    except DatabaseError:
+        transaction.set_rollback(True)
+
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+class TenantScopedQuerySet(models.QuerySet[_M]):
+    pass
+
+
+class TenantScopedManager(models.Manager[_M]):
+    """`objects`: only the current tenant's rows; raises without a tenant context.
+
+    Inside `unscoped()` with no tenant set it sees every row, because Django's
+    own machinery (saves, cascades) goes through the base manager.
+    """
+
+    def get_queryset(self) -> models.QuerySet[_M]:
+        if is_unscoped() and current_tenant() is None:
+            return super().get_queryset()
+        tenant = require_tenant()
+        return super().get_queryset().filter(tenant_id=tenant.id)
+
+
+class AllTenantsManager(models.Manager[_M]):
+    """`all_tenants`: every tenant's rows, only inside `with unscoped():`."""
+
+    def get_queryset(self) -> models.QuerySet[_M]:
+        if not is_unscoped():
+            raise TenantContextMissing("`all_tenants` is only usable inside `with unscoped():` (operator code).")
+        return super().get_queryset()
+
+
+class TenantScopedModel(BaseModel):
+    """A row owned by one tenant: `tenant` NOT NULL, filtered by the current context."""
+
+    tenant = models.ForeignKey(
+        settings.TENANT_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False, editable=False
+    )
+
+    objects: TenantScopedManager[Any] = TenantScopedManager()
+    all_tenants: AllTenantsManager[Any] = AllTenantsManager()
+
+    class Meta:
+        abstract = True
+        default_permissions = ()
+        base_manager_name = "objects"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        tenant = current_tenant()
+        if self.tenant_id is None:
+            self.tenant_id = require_tenant().id
+        elif tenant is not None and str(self.tenant_id) != str(tenant.id):
+            raise TenantMismatch("This row belongs to another tenant than the current context.")
+        elif tenant is None and not is_unscoped():
+            require_tenant()
+        super().save(*args, **kwargs)
