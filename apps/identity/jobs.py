@@ -1,0 +1,97 @@
+"""Identity's RQ entry points: load, enter tenant context (the decorator does), call a service."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from apps.common.jobs import tenant_job
+from apps.common.mail import mail_send_job
+from apps.common.tenancy import TenantLike
+from apps.identity.links import (
+    EMAIL_VERIFY_MAX_AGE_SECONDS,
+    email_verify_path,
+    mail_portal_for,
+    password_set_path,
+)
+from apps.identity.models import Portal, User
+
+logger = logging.getLogger("atrium.identity.jobs")
+
+
+@tenant_job(queue="mail")
+def set_password_mail_job(*, tenant: TenantLike | None, user_id: str, portal_slug: str) -> None:
+    """Mail a new owner the link to set a password.
+
+    The token is minted here, at send time, so no live token rests in the outbox table.
+    """
+    user = User.objects.get(id=user_id)
+    portal = Portal.objects.select_related("tenant").get(slug=portal_slug)
+    link = settings.PUBLIC_BASE_URL.rstrip("/") + password_set_path(user=user, portal=portal)
+    mail_send_job(
+        tenant=tenant,
+        to=[user.email],
+        template="identity/mail/set_password",
+        context={
+            "link": link,
+            "portal_name": portal.name,
+            "tenant_name": portal.tenant.name,
+            "valid_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+        },
+    )
+
+
+@tenant_job(queue="mail")
+def email_verify_mail_job(*, tenant: TenantLike | None, user_id: str, portal_slug: str = "") -> None:
+    """Mail a user the link that confirms their address; the key is minted here, at send time.
+
+    Nothing is sent to a user who is inactive, already verified, or has no portal to link to.
+    """
+    user = User.objects.filter(id=user_id, is_active=True, email_verified=False).first()
+    if user is None:
+        logger.info("auth.verification_mail_skipped", extra={"user_id": user_id})
+        return
+    portal = mail_portal_for(user=user, requested_slug=portal_slug or None)
+    if portal is None:
+        logger.warning("auth.verification_mail_no_portal", extra={"user_id": user_id})
+        return
+    mail_send_job(
+        tenant=portal.tenant,
+        to=[user.email],
+        template="identity/mail/verify_email",
+        context={
+            "link": settings.PUBLIC_BASE_URL.rstrip("/") + email_verify_path(user=user, portal=portal),
+            "portal_name": portal.name,
+            "valid_days": EMAIL_VERIFY_MAX_AGE_SECONDS // 86400,
+        },
+    )
+
+
+@tenant_job(queue="mail")
+def password_reset_mail_job(*, tenant: TenantLike | None, user_id: str, portal_slug: str = "") -> None:
+    """Mail a user a password reset link, minted here so no live token rests in the outbox.
+
+    Reaches users without a usable password too (Django's PasswordResetForm
+    would skip them silently: SECURITY.md trap 11). The portal follows
+    ARCHITECTURE §3: the one asked for if the user may enter it, else their
+    latest sign-in's, else the first of their oldest membership.
+    """
+    user = User.objects.filter(id=user_id, is_active=True).first()
+    if user is None:
+        logger.info("auth.password_reset_mail_skipped", extra={"user_id": user_id})
+        return
+    portal = mail_portal_for(user=user, requested_slug=portal_slug or None)
+    if portal is None:
+        logger.warning("auth.password_reset_mail_no_portal", extra={"user_id": user_id})
+        return
+    mail_send_job(
+        tenant=portal.tenant,
+        to=[user.email],
+        template="identity/mail/password_reset",
+        context={
+            "link": settings.PUBLIC_BASE_URL.rstrip("/") + password_set_path(user=user, portal=portal),
+            "portal_name": portal.name,
+            "valid_days": max(settings.PASSWORD_RESET_TIMEOUT // 86400, 1),
+        },
+    )

@@ -1,0 +1,1 @@
+"""Identity's writes and business rules, one module per topic."""

@@ -1,0 +1,102 @@
+"""Creating tenants: a few inserts and the "tenant created" hooks, in one transaction."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from apps.common.exceptions import ApplicationError, Conflict
+from apps.common.tenancy import tenant_context, unscoped
+from apps.identity import plugs
+from apps.identity.jobs import set_password_mail_job
+from apps.identity.models import SYSTEM_ROLE_CODES, Membership, Portal, Role, Tenant, User
+from apps.identity.services.rbac import rbac_seed
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class TenantCreated:
+    tenant: Tenant
+    portal: Portal
+    owner: User
+    owner_created: bool
+    set_password_mailed: bool
+
+
+def system_role(code: str) -> Role:
+    """A system role, seeding the RBAC catalogue first if `seed_rbac` has not run yet."""
+    with unscoped():
+        role = Role.all_roles.filter(tenant=None, code=code).first()
+        if role is None:
+            rbac_seed()
+            role = Role.all_roles.get(tenant=None, code=code)
+    return role
+
+
+def validate_slug(slug: str) -> str:
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        raise ApplicationError(
+            "A slug is 1-63 lower-case letters, digits and hyphens, not starting or ending with a hyphen.",
+            errors={"slug": ["invalid slug"]},
+        )
+    return slug
+
+
+@transaction.atomic
+def tenant_create(
+    *,
+    slug: str,
+    name: str,
+    owner_email: str,
+    owner_password: str | None = None,
+    plan: str = "free",
+    tier: str = Tenant.Tier.POOLED,
+    notify_owner: bool = True,
+) -> TenantCreated:
+    """The tenant, its default portal (open to every system role), the owner's membership.
+
+    Then the "tenant created" hooks (billing starts the subscription, flows seeds
+    onboarding). A taken slug raises Conflict and writes nothing.
+    """
+    slug = validate_slug(slug)
+    if plan not in plugs.plans():
+        raise ApplicationError(f"Unknown plan {plan!r}; known plans: {', '.join(sorted(plugs.plans()))}.")
+    if tier not in Tenant.Tier.values:
+        raise ApplicationError(f"Unknown tier {tier!r}; use pooled or silo.")
+    if Tenant.objects.filter(slug=slug).exists() or Portal.objects.filter(slug=slug).exists():
+        raise Conflict(f"The slug {slug!r} is already taken.")
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.create(slug=slug, name=name, plan_code=plan, tier=tier)
+            portal = Portal.objects.create(
+                tenant=tenant, slug=slug, name=name, is_default=True, admitted_roles=list(SYSTEM_ROLE_CODES)
+            )
+    except IntegrityError as exc:  # a concurrent create won the race
+        raise Conflict(f"The slug {slug!r} is already taken.") from exc
+
+    owner = User.objects.filter(email__iexact=owner_email.strip()).first()
+    owner_created = owner is None
+    if owner is None:
+        owner = User.objects.create_user(email=owner_email, password=owner_password or None)
+    elif owner_password:
+        owner.set_password(owner_password)
+        owner.save(update_fields=["password"])
+
+    owner_role = system_role("owner")
+    with tenant_context(tenant):
+        Membership.objects.create(tenant=tenant, user=owner, role=owner_role)
+        plugs.tenant_created(tenant)
+
+    mailed = False
+    if notify_owner and not owner.has_usable_password():
+        # The link is minted when the mail is sent: no token rests in the outbox.
+        with tenant_context(tenant):
+            set_password_mail_job.defer(user_id=str(owner.id), portal_slug=portal.slug)
+        mailed = True
+    return TenantCreated(
+        tenant=tenant, portal=portal, owner=owner, owner_created=owner_created, set_password_mailed=mailed
+    )
