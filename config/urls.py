@@ -1,9 +1,10 @@
 """Top-level routes: service endpoints, the versioned API, portals."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.common import views as common_views
+from apps.identity.api.auth_views import JWKSView
 
 urlpatterns = [
     path("healthz", common_views.healthz, name="healthz"),
@@ -12,7 +13,11 @@ urlpatterns = [
     path("api/v1/", common_views.ServiceInfoView.as_view(), name="api-root"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/v1/identity/", include("apps.identity.api.urls")),
+    path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
 ]
 
+handler400 = "apps.common.errors.handler400"
+handler403 = "apps.common.errors.handler403"
 handler404 = "apps.common.errors.handler404"
 handler500 = "apps.common.errors.handler500"

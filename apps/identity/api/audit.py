@@ -1,0 +1,88 @@
+"""GET `audit-events/`: the tenant's audit trail, newest first, cursor-paginated (no COUNT).
+
+The list grows without bound, so it pages by cursor over the
+(tenant, -created_at, -seq) index: each page is one indexed range query
+whatever its depth. Actor and target come from the event row itself (the
+e-mail as it was when the event happened), so no join and no query per row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.common.api import problems
+from apps.common.pagination import NewestFirstCursorPagination
+from apps.identity.api.base import TenantViewSet
+from apps.identity.models import AuditEvent
+from apps.identity.permissions import VIEW_AUDIT
+from apps.identity.services.audit import audit_event_list
+
+# --------------------------------------------------------------------------- serializers
+
+
+class AuditActorOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.CharField(help_text="The actor's e-mail when the event happened.")
+
+
+class AuditTargetOutputSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="What kind of object, e.g. `identity.portal` or `session`.")
+    id = serializers.CharField()
+
+
+class AuditEventOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    action = serializers.CharField(help_text="e.g. `auth.login`, `member.role_changed`, `portal.updated`.")
+    actor = AuditActorOutputSerializer(allow_null=True, help_text="Null for events with no acting user.")
+    target = AuditTargetOutputSerializer(allow_null=True)
+    ip = serializers.IPAddressField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+def _row(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "action": event.action,
+        "actor": {"id": event.actor_id, "email": event.actor_email} if event.actor_id is not None else None,
+        "target": {"type": event.target_type, "id": event.target_id} if event.target_type else None,
+        "ip": event.ip,
+        "created_at": event.created_at,
+    }
+
+
+# --------------------------------------------------------------------------- pagination
+
+
+class AuditEventCursorPagination(NewestFirstCursorPagination):
+    """Newest first in the order of the (tenant, -created_at, -seq) index."""
+
+    ordering = ("-created_at", "-seq")
+
+
+# --------------------------------------------------------------------------- views
+
+
+class AuditEventViewSet(TenantViewSet):
+    required_permissions = {"list": {VIEW_AUDIT}}
+    # Unbounded list: cursor, not pages. (The base class's attribute is typed as its PagePagination.)
+    pagination_class = AuditEventCursorPagination
+
+    def scoped_queryset(self) -> QuerySet[AuditEvent]:
+        return audit_event_list(tenant=self.tenant).only(
+            "id", "action", "actor_id", "actor_email", "target_type", "target_id", "ip", "created_at", "seq"
+        )
+
+    @extend_schema(
+        operation_id="identity_audit_events_list",
+        description="The tenant's audit events, newest first. Follow `next` for older events (cursor pagination).",
+        responses={200: AuditEventOutputSerializer(many=True), **problems(401, 403, 404)},
+    )
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset()) or []
+        return self.get_paginated_response(AuditEventOutputSerializer([_row(e) for e in page], many=True).data)

@@ -1,0 +1,135 @@
+"""Tenant administration API: the caller's tenant, and its members (list, change role, remove).
+
+Thin views: parse, call one service, render. The base classes authenticate,
+check `required_permissions` and enter the token's tenant context; the
+services re-check what they need from the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.common.api import problems
+from apps.common.exceptions import NotFound
+from apps.common.net import client_ip
+from apps.identity.api.base import TenantAPIView, TenantViewSet
+from apps.identity.models import Membership
+from apps.identity.permissions import MANAGE_MEMBER, VIEW_MEMBER
+from apps.identity.services import members
+
+# --------------------------------------------------------------------------- serializers
+
+
+class TenantDetailOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["active", "suspended", "offboarded"])
+    plan = serializers.CharField(source="plan_code", help_text="The plan code.")
+
+
+class MemberUserOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+
+
+class MemberOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The membership id.")
+    user = MemberUserOutputSerializer()
+    role = serializers.CharField(source="role.code", help_text="The role code.")
+    status = serializers.ChoiceField(choices=["active", "suspended"])
+
+
+class MemberUpdateInputSerializer(serializers.Serializer):
+    role = serializers.CharField(max_length=50, help_text="A system role code or one of the tenant's custom roles.")
+
+
+# --------------------------------------------------------------------------- views
+
+
+class TenantDetailView(TenantAPIView):
+    """The caller's tenant."""
+
+    required_permissions = {"get": set()}
+
+    @extend_schema(operation_id="identity_tenant_get", responses={200: TenantDetailOutputSerializer, **problems(401)})
+    def get(self, request: Request) -> Response:
+        tenant = members.tenant_get(tenant_id=self.tenant.id)
+        return Response(TenantDetailOutputSerializer(tenant).data)
+
+
+def _membership_id(raw: Any) -> UUID:
+    try:
+        return UUID(str(raw))
+    except ValueError as exc:
+        raise NotFound("No such member.") from exc
+
+
+class MemberViewSet(TenantViewSet):
+    """The tenant's members: `id` is the membership id."""
+
+    required_permissions = {
+        "list": {VIEW_MEMBER},
+        "partial_update": {MANAGE_MEMBER},
+        "destroy": {MANAGE_MEMBER},
+    }
+
+    def scoped_queryset(self) -> QuerySet[Membership]:
+        return members.membership_list(tenant=self.tenant)
+
+    @extend_schema(
+        operation_id="identity_members_list",
+        responses={200: MemberOutputSerializer(many=True), **problems(401, 403)},
+    )
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MemberOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="identity_members_update",
+        description=(
+            "Change a member's role. Only an owner grants `owner` or changes an owner's role, and nobody "
+            "assigns a role with permissions they do not hold (403); the last owner cannot be demoted (409). "
+            "The member's sessions in this tenant end at once."
+        ),
+        request=MemberUpdateInputSerializer,
+        responses={200: MemberOutputSerializer, **problems(400, 401, 403, 404, 409)},
+    )
+    def partial_update(self, request: Request, id: str) -> Response:
+        data = MemberUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tenant = members.tenant_get(tenant_id=self.tenant.id)
+        membership = members.membership_change_role(
+            tenant=tenant,
+            actor=members.actor_get(user_id=self.principal.user_id),
+            membership_id=_membership_id(id),
+            role=data.validated_data["role"],
+            ip=client_ip(request),
+        )
+        return Response(MemberOutputSerializer(membership).data)
+
+    @extend_schema(
+        operation_id="identity_members_delete",
+        description=(
+            "Remove a member. Only an owner removes an owner (403); the last owner stays (409). "
+            "The member's sessions in this tenant end at once."
+        ),
+        request=None,
+        responses={204: None, **problems(401, 403, 404, 409)},
+    )
+    def destroy(self, request: Request, id: str) -> Response:
+        members.membership_remove(
+            tenant=members.tenant_get(tenant_id=self.tenant.id),
+            actor=members.actor_get(user_id=self.principal.user_id),
+            membership_id=_membership_id(id),
+            ip=client_ip(request),
+        )
+        return Response(status=204)

@@ -1,0 +1,33 @@
+"""Identity's domain errors (part of the ApplicationError family)."""
+
+from __future__ import annotations
+
+from apps.common.exceptions import ApplicationError
+
+
+class InvalidCredentials(ApplicationError):
+    status = 401
+    code = "invalid_credentials"
+    title = "Not authenticated"
+
+
+class TokenInvalid(ApplicationError):
+    status = 401
+    code = "token_invalid"
+    title = "Not authenticated"
+
+
+class MfaCodeInvalid(ApplicationError):
+    """A wrong TOTP or backup code at sign-in (`auth/mfa/verify/`): not authenticated."""
+
+    status = 401
+    code = "mfa_code_invalid"
+    title = "Not authenticated"
+
+
+class MfaCodeRejected(ApplicationError):
+    """A wrong code on a call that is already authenticated (confirm, disable, new backup codes)."""
+
+    status = 400
+    code = "mfa_code_invalid"
+    title = "Invalid request"

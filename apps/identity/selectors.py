@@ -1,0 +1,51 @@
+"""Identity's reads."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from apps.common.exceptions import NotFound
+from apps.identity.authentication import Principal
+from apps.identity.models import Membership, Portal, Tenant, User
+
+
+def portal_get_public(*, slug: str) -> Portal:
+    """An active portal of an active tenant by slug, or NotFound (unknown and inactive look alike)."""
+    portal = (
+        Portal.objects.select_related("tenant")
+        .filter(slug=slug, active=True)
+        .exclude(tenant__status=Tenant.Status.OFFBOARDED)
+        .first()
+    )
+    if portal is None:
+        raise NotFound("No portal with this slug.")
+    return portal
+
+
+def portal_login_methods(*, portal: Portal) -> list[str]:
+    """How users sign in to `portal`: the password always; social providers when configured."""
+    methods = ["password"]
+    methods.extend(str(p) for p in portal.features.get("social_providers", []) if isinstance(p, str))
+    return methods
+
+
+def member_list(*, tenant: Tenant) -> QuerySet[Membership]:
+    """The current tenant's memberships, oldest first, with user and role in the same query."""
+    return Membership.objects.filter(tenant=tenant).select_related("user", "role").order_by("created_at", "id")
+
+
+def user_get_by_email(*, email: str) -> User | None:
+    return User.objects.filter(email__iexact=email.strip()).first()
+
+
+def me_get(*, principal: Principal) -> tuple[User, Tenant, Portal]:
+    """The caller's user, tenant and portal rows for `auth/me/`."""
+    user = User.objects.get(id=principal.user_id)
+    portal = Portal.objects.select_related("tenant").get(slug=principal.portal, tenant_id=principal.tenant_id)
+    return user, portal.tenant, portal
+
+
+def user_mfa_enabled(*, user: User) -> bool:
+    """Whether the user has a confirmed second factor (a TOTP device; backup codes only come with one)."""
+    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())

@@ -1,0 +1,336 @@
+"""Invitations: offer a person a role in a tenant, mail them a link, let them accept it once.
+
+**Seats.** Active members plus live (pending, unexpired) invitations count
+against `plugs.seat_limit(tenant)` (None: unlimited). Creating and accepting
+lock the tenant row first, so two requests cannot both take the last seat.
+At accept time the invitation already holds its seat; only active members are
+counted then (a limit lowered since the invite still holds).
+
+**Re-inviting** an e-mail that has a live pending invitation is 409: revoke the
+old one to send a new one. An e-mail that already belongs to a member is 409.
+
+**The token** is `secrets.token_urlsafe(32)`, stored only as its SHA-256 in the
+global `InvitationToken` table (looked up before the tenant is known). It is
+minted by `invitation_send_job` when the mail is sent, not when the invitation
+is created, for the reason `set_password_mail_job` gives: a mail promised in a
+transaction goes through the outbox, and the outbox row keeps its context
+(for days after sending), so a raw token put into that context would rest in
+the database in clear text and anyone reading the table, a replica or a backup
+could join the tenant. The job, promised in the creating transaction like any
+mail, mints the token, stores its hash and renders the mail in one go; the raw
+token exists only in the mail. A re-run of the job (at-least-once delivery)
+replaces the token, so only the newest mail's link works.
+
+**Accepting** is single use: the token is consumed with a conditional update
+(`used_at IS NULL`) under the tenant row lock, so of two parallel accepts one
+wins. Unknown, used, revoked and expired tokens all answer the same 400
+("invalid or expired invitation"), which reveals nothing about which.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from apps.common.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
+from apps.common.jobs import tenant_job
+from apps.common.mail import mail_send_job
+from apps.common.tenancy import TenantLike, tenant_context
+from apps.identity import plugs
+from apps.identity.models import Invitation, InvitationToken, Membership, Portal, Role, Tenant, User
+from apps.identity.permissions import INVITE_MEMBER
+from apps.identity.rbac import require_permission, role_permissions
+from apps.identity.services.audit import audit_record
+
+logger = logging.getLogger("atrium.identity.invitations")
+
+# Settings are not this module's to change; a constant is the documented knob.
+INVITATION_TTL_DAYS: Final = 7
+INVITATION_TTL: Final = timedelta(days=INVITATION_TTL_DAYS)
+INVALID_INVITATION: Final = "This invitation is invalid or has expired."
+MAIL_TEMPLATE: Final = "identity/mail/invitation"
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _lock_tenant(tenant_id: UUID | str) -> Tenant:
+    """Serialise seat-taking writes of one tenant (invite, accept) behind its row lock."""
+    return Tenant.objects.select_for_update().get(id=tenant_id)
+
+
+def _live_pending(now: datetime | None = None) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(status=Invitation.Status.PENDING, expires_at__gt=now or timezone.now())
+
+
+def seats_used(*, tenant: TenantLike) -> int:
+    """Active members plus live pending invitations of the current tenant."""
+    members = Membership.objects.filter(tenant_id=tenant.id, status=Membership.Status.ACTIVE).count()
+    return members + _live_pending().filter(tenant_id=tenant.id).count()
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def invitation_list(*, tenant: TenantLike) -> QuerySet[Invitation]:
+    """The tenant's open invitations (pending, live or expired), newest first; role and inviter joined."""
+    return (
+        Invitation.objects.filter(tenant_id=tenant.id, status=Invitation.Status.PENDING)
+        .select_related("role", "invited_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def invitation_display_status(invitation: Invitation) -> str:
+    """`pending`, or `expired` for a pending invitation past its time."""
+    if invitation.status == Invitation.Status.PENDING and invitation.expires_at <= timezone.now():
+        return "expired"
+    return str(invitation.status)
+
+
+# --------------------------------------------------------------------------- create and revoke
+
+
+@transaction.atomic
+def invitation_create(
+    *, tenant: Tenant, actor: User, actor_role: str, email: str, role: str, ip: str | None = None
+) -> Invitation:
+    """Invite `email` as `role` and promise the invitation mail; audited `invitation.created`.
+
+    400 unknown role; 403 a role granting more than the actor holds (only an
+    owner invites an owner); 409 already a member, already invited, no portal
+    to accept in, or no seat left.
+    """
+    require_permission(tenant=tenant, actor_role=actor_role, code=INVITE_MEMBER)
+    email = User.objects.normalize_email(email.strip())
+    target = Role.objects.filter(code=role).first()
+    if target is None:
+        raise ApplicationError("Unknown role.", errors={"role": [f"No role {role!r} in this organisation."]})
+    if target.code == "owner" and actor_role != "owner":
+        raise PermissionDenied("Only an owner can invite an owner.")
+    granted = role_permissions(tenant_id=tenant.id, role_code=target.code)
+    if not granted <= role_permissions(tenant_id=tenant.id, role_code=actor_role):
+        raise PermissionDenied("You cannot invite someone to a role with permissions you do not hold.")
+
+    locked = _lock_tenant(tenant.id)
+    if Membership.objects.filter(user__email__iexact=email).exists():
+        raise Conflict("This person is already a member of the organisation.")
+    if _live_pending().filter(email__iexact=email).exists():
+        raise Conflict("This e-mail already has a pending invitation; revoke it to send a new one.")
+    if not Portal.objects.filter(tenant_id=tenant.id).exists():
+        raise Conflict("The organisation has no portal in which an invitation could be accepted.")
+    limit = plugs.seat_limit(locked)
+    if limit is not None and seats_used(tenant=tenant) >= limit:
+        raise Conflict("The plan's seat limit is reached (pending invitations count as seats).", seat_limit=limit)
+
+    invitation: Invitation = Invitation.objects.create(
+        email=email, role=target, invited_by=actor, expires_at=timezone.now() + INVITATION_TTL
+    )
+    invitation_send_job.defer(invitation_id=str(invitation.id))
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="invitation.created",
+        target=invitation,
+        ip=ip,
+        data={"role": target.code},
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(
+    *, tenant: Tenant, actor: User, actor_role: str, invitation_id: UUID | str, ip: str | None = None
+) -> Invitation:
+    """Revoke an open invitation: its token stops working at once. 404 unknown, foreign or closed."""
+    require_permission(tenant=tenant, actor_role=actor_role, code=INVITE_MEMBER)
+    invitation: Invitation | None = (
+        Invitation.objects.select_for_update()
+        .filter(tenant_id=tenant.id, id=invitation_id, status=Invitation.Status.PENDING)
+        .first()
+    )
+    if invitation is None:
+        raise NotFound("No such open invitation.")
+    invitation.status = Invitation.Status.REVOKED
+    invitation.save(update_fields=["status", "updated_at"])
+    InvitationToken.objects.filter(invitation_id=invitation.id).delete()
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="invitation.revoked",
+        target=invitation,
+        ip=ip,
+        data={"role": invitation.role.code},
+    )
+    return invitation
+
+
+# --------------------------------------------------------------------------- the mail
+
+
+def invitation_accept_path(*, portal_slug: str, raw_token: str) -> str:
+    return f"/portal/{portal_slug}/invitations/accept/?token={raw_token}"
+
+
+def _accept_portal(tenant_id: UUID | str) -> Portal | None:
+    """The tenant's default portal, else its oldest active one (ARCHITECTURE §3)."""
+    portals = Portal.objects.filter(tenant_id=tenant_id)
+    return portals.filter(is_default=True).first() or portals.filter(active=True).order_by("created_at").first()
+
+
+@tenant_job(queue="mail")
+def invitation_send_job(*, tenant: TenantLike | None, invitation_id: str) -> None:
+    """Mint the invitation's token and mail its link (see the module docstring for why here).
+
+    An invitation revoked, accepted or expired before the job runs gets no mail.
+    """
+    invitation: Invitation | None = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("role", "invited_by")
+        .filter(id=invitation_id, status=Invitation.Status.PENDING, expires_at__gt=timezone.now())
+        .first()
+    )
+    if invitation is None:
+        logger.info("invitation.mail_skipped", extra={"invitation_id": invitation_id})
+        return
+    portal = _accept_portal(invitation.tenant_id)
+    if portal is None:
+        raise RuntimeError(f"Tenant {invitation.tenant_id} has no portal to accept invitation {invitation_id} in.")
+    raw = secrets.token_urlsafe(32)
+    # One token per invitation: a re-run replaces the token an earlier attempt minted.
+    InvitationToken.objects.filter(invitation_id=invitation.id).delete()
+    InvitationToken.objects.create(
+        token_hash=_hash(raw),
+        tenant_id=invitation.tenant_id,
+        invitation_id=invitation.id,
+        expires_at=invitation.expires_at,
+    )
+    inviter = invitation.invited_by
+    mail_send_job(
+        tenant=tenant,
+        to=[invitation.email],
+        template=MAIL_TEMPLATE,
+        context={
+            "link": settings.PUBLIC_BASE_URL.rstrip("/")
+            + invitation_accept_path(portal_slug=portal.slug, raw_token=raw),
+            "tenant_name": portal.tenant.name,
+            "portal_name": portal.name,
+            "role_name": invitation.role.name,
+            "inviter": (inviter.name or inviter.email) if inviter is not None else "",
+            "valid_days": INVITATION_TTL_DAYS,
+        },
+    )
+
+
+# --------------------------------------------------------------------------- accept
+
+
+@dataclass(frozen=True)
+class AcceptedInvitation:
+    tenant: Tenant
+    role: str
+    user: User
+    user_created: bool
+
+
+def _new_user(*, email: str, password: str | None, name: str) -> User:
+    if not password:
+        raise ApplicationError(
+            "Choose a password to create your account.", errors={"password": ["This field is required."]}
+        )
+    try:
+        validate_password(password, user=User(email=email, name=name))
+    except ValidationError as exc:
+        raise ApplicationError("The password is too weak.", errors={"password": list(exc.messages)}) from exc
+    return User.objects.create_user(email=email, password=password, name=name, email_verified=True)
+
+
+@transaction.atomic
+def invitation_accept(
+    *, raw_token: str, password: str | None = None, name: str = "", ip: str | None = None
+) -> AcceptedInvitation:
+    """Join the invitation's tenant with its role; a new user sets a password here.
+
+    The token alone authorises this: it was mailed to the invited address, so
+    whoever holds it controls that mailbox (the account's e-mail becomes
+    verified). 400 invalid, used, revoked or expired token, or a missing or
+    weak password for a new account; 403 suspended tenant or disabled
+    account; 409 already a member, or no seat left.
+    """
+    now = timezone.now()
+    token_hash = _hash(raw_token)
+    token = (
+        InvitationToken.objects.select_related("tenant")
+        .filter(token_hash=token_hash, used_at__isnull=True, expires_at__gt=now)
+        .first()
+    )
+    if token is None or token.tenant.status == Tenant.Status.OFFBOARDED:
+        raise ApplicationError(INVALID_INVITATION)
+    if token.tenant.status != Tenant.Status.ACTIVE:
+        raise PermissionDenied("This organisation is suspended.")
+
+    with tenant_context(token.tenant):
+        # Lock order everywhere: tenant, then invitation, then token (revoke and the mail job
+        # lock the invitation before its token too), so no two of them deadlock.
+        tenant = _lock_tenant(token.tenant_id)
+        invitation = (
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("role")
+            .filter(id=token.invitation_id, status=Invitation.Status.PENDING, expires_at__gt=now)
+            .first()
+        )
+        if invitation is None:
+            raise ApplicationError(INVALID_INVITATION)
+        # The conditional update is the single-use guarantee: a parallel accept finds it used.
+        if not InvitationToken.objects.filter(token_hash=token_hash, used_at__isnull=True).update(used_at=now):
+            raise ApplicationError(INVALID_INVITATION)
+
+        user = User.objects.filter(email__iexact=invitation.email).first()
+        created = False
+        if user is None:
+            try:
+                with transaction.atomic():
+                    user = _new_user(email=invitation.email, password=password, name=name.strip())
+                    created = True
+            except IntegrityError:  # the same address signed up a moment ago (another tenant's invite)
+                user = User.objects.get(email__iexact=invitation.email)
+        if not user.is_active:
+            raise PermissionDenied("This account is disabled.")
+        if not created and not user.email_verified:
+            user.email_verified = True  # the mailed token proves the mailbox
+            user.save(update_fields=["email_verified", "updated_at"])
+
+        if Membership.objects.filter(user=user).exists():
+            raise Conflict("You are already a member of this organisation.")
+        limit = plugs.seat_limit(tenant)
+        if limit is not None:
+            members = Membership.objects.filter(status=Membership.Status.ACTIVE).count()
+            if members >= limit:
+                raise Conflict("The organisation's seat limit is reached.", seat_limit=limit)
+
+        Membership.objects.create(user=user, role=invitation.role)
+        invitation.status = Invitation.Status.ACCEPTED
+        invitation.accepted_at = now
+        invitation.save(update_fields=["status", "accepted_at", "updated_at"])
+        audit_record(
+            tenant=tenant,
+            actor=user,
+            action="invitation.accepted",
+            target=invitation,
+            ip=ip,
+            data={"role": invitation.role.code, "new_user": created},
+        )
+    return AcceptedInvitation(tenant=tenant, role=invitation.role.code, user=user, user_created=created)

@@ -1,0 +1,39 @@
+"""Identity test helpers: signing in through the real login endpoint."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def login(api):  # type: ignore[no-untyped-def]
+    """`login(user, portal)` → the token response of POST auth/login/."""
+
+    def do(user, portal, password: str = PASSWORD) -> dict:
+        response = api.post(
+            "/api/v1/identity/auth/login/", {"email": user.email, "password": password, "portal": portal.slug}
+        )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return do
+
+
+@pytest.fixture
+def api_client(login):  # type: ignore[no-untyped-def]
+    """`api_client(user, portal)` → an APIClient with that user's bearer token."""
+
+    def make(user, portal) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {login(user, portal)['access']}")
+        return client
+
+    return make

@@ -1,0 +1,486 @@
+"""`portals/` administration: list, create, change — validation, limits, guards, sessions, audit.
+
+GET `portals/{slug}/` stays the public metadata endpoint on the same path as
+the admin PATCH; both doors are exercised here.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.common.tenancy import tenant_context
+from apps.identity import plugs, rbac
+from apps.identity.models import AuditEvent, Membership, Portal, Role
+from apps.identity.services.rbac import rbac_seed
+from apps.identity.tests.factories import PortalFactory
+
+pytestmark = pytest.mark.django_db
+
+PORTALS = "/api/v1/identity/portals/"
+ME = "/api/v1/identity/auth/me/"
+
+
+@pytest.fixture(autouse=True)
+def _seeded(db, django_capture_on_commit_callbacks):
+    rbac.declared_catalogue.cache_clear()
+    rbac.reset_role_map()
+    with django_capture_on_commit_callbacks(execute=True):
+        rbac_seed()
+
+
+@pytest.fixture
+def admin(member):
+    return member("admin")
+
+
+@pytest.fixture
+def admin_api(api_client, admin, portal):
+    return api_client(admin, portal)
+
+
+def _events(tenant, action):
+    with tenant_context(tenant):
+        return list(AuditEvent.objects.filter(action=action).order_by("seq"))
+
+
+def _portal(slug) -> Portal:
+    return Portal.objects.get(slug=slug)
+
+
+def _problem(response, status):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    return response.json()
+
+
+# --------------------------------------------------------------------------- list
+
+
+def test_admin_lists_the_tenants_portals_in_the_documented_shape(admin_api, portal, tenant):
+    PortalFactory(tenant=tenant, slug="acme-partners", name="Partners")
+    response = admin_api.get(PORTALS)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["next"] is None
+    assert body["previous"] is None
+    assert [p["slug"] for p in body["results"]] == ["acme-test", "acme-partners"]
+    assert body["results"][0] == {
+        "slug": "acme-test",
+        "name": "Acme Test Portal",
+        "theme": {"primary_color": "#3b5bdb", "logo_url": ""},
+        "admitted_roles": ["owner", "admin", "member"],
+        "signup_policy": "invite",
+        "mfa_required": False,
+        "features": {},
+        "active": True,
+    }
+
+
+def test_portal_list_is_paginated(admin_api, tenant):
+    for n in range(3):
+        PortalFactory(tenant=tenant, slug=f"acme-extra-{n}")
+    first = admin_api.get(PORTALS, {"page_size": 2}).json()
+    assert len(first["results"]) == 2
+    assert first["next"]
+    second = admin_api.get(first["next"]).json()
+    assert len(second["results"]) == 2
+    assert second["next"] is None
+    assert second["previous"]
+
+
+def test_listing_shows_flags_not_portal_configuration(admin_api, portal):
+    portal.features = {"billing": True, "social_providers": ["google"]}
+    portal.save()
+    (row,) = admin_api.get(PORTALS).json()["results"]
+    assert row["features"] == {"billing": True}
+
+
+# --------------------------------------------------------------------------- permissions
+
+
+def test_member_without_manage_portal_is_refused_every_admin_door(api_client, member, portal):
+    client = api_client(member("member"), portal)
+    _problem(client.get(PORTALS), 403)
+    _problem(client.post(PORTALS, {"slug": "acme-new", "name": "New"}), 403)
+    _problem(client.patch(f"{PORTALS}{portal.slug}/", {"name": "Taken over"}), 403)
+    assert not Portal.objects.filter(slug="acme-new").exists()
+    assert _portal(portal.slug).name == "Acme Test Portal"
+
+
+def test_a_custom_role_with_manage_portal_may_administer(api_client, member, portal, tenant):
+    with tenant_context(tenant):
+        Role.objects.create(tenant=tenant, code="web-team", name="Web team", permissions=["identity.manage_portal"])
+        rbac.bump_rbac_version()
+    user = member("member")
+    with tenant_context(tenant):
+        Membership.objects.filter(user=user).update(role=Role.objects.get(code="web-team"))
+    portal.admitted_roles = [*portal.admitted_roles, "web-team"]
+    portal.save()
+    assert api_client(user, portal).get(PORTALS).status_code == 200
+
+
+def test_without_a_token_the_admin_doors_are_401(api, portal):
+    for response in (api.get(PORTALS), api.post(PORTALS, {}), api.patch(f"{PORTALS}{portal.slug}/", {})):
+        _problem(response, 401)
+        assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+# --------------------------------------------------------------------------- create
+
+
+def test_admin_creates_a_portal_with_defaults_and_it_is_audited(admin_api, admin, tenant):
+    response = admin_api.post(PORTALS, {"slug": "acme-partners", "name": "Partners"})
+    assert response.status_code == 201, response.content
+    assert response["Location"] == "/api/v1/identity/portals/acme-partners/"
+    assert response.json() == {
+        "slug": "acme-partners",
+        "name": "Partners",
+        "theme": {"primary_color": "#3b5bdb", "logo_url": ""},
+        "admitted_roles": ["owner", "admin", "member"],
+        "signup_policy": "invite",
+        "mfa_required": False,
+        "features": {},
+        "active": True,
+    }
+    row = _portal("acme-partners")
+    assert row.tenant_id == tenant.id
+    assert not row.is_default
+    (event,) = _events(tenant, "portal.created")
+    assert event.actor_id == admin.id
+    assert (event.target_type, event.target_id) == ("identity.portal", str(row.id))
+    assert event.data["slug"] == "acme-partners"
+
+
+def test_create_with_every_field(admin_api, tenant):
+    with tenant_context(tenant):
+        Role.objects.create(tenant=tenant, code="partner", name="Partner")
+    body = {
+        "slug": "Acme-Partners",
+        "name": "  Partners  ",
+        "theme": {"primary_color": "#AABBCC", "logo_url": "https://cdn.example.test/p.svg"},
+        "admitted_roles": ["partner", "owner", "partner"],
+        "signup_policy": "open",
+        "mfa_required": True,
+        "features": {"files": True, "billing": False},
+        "active": True,
+    }
+    response = admin_api.post(PORTALS, body)
+    assert response.status_code == 201, response.content
+    assert response.json() == {
+        "slug": "acme-partners",
+        "name": "Partners",
+        "theme": {"primary_color": "#aabbcc", "logo_url": "https://cdn.example.test/p.svg"},
+        "admitted_roles": ["partner", "owner"],
+        "signup_policy": "open",
+        "mfa_required": True,
+        "features": {"files": True, "billing": False},
+        "active": True,
+    }
+
+
+def test_a_taken_slug_is_409_whoever_holds_it(admin_api, portal, other_tenant):
+    PortalFactory(tenant=other_tenant, slug="globex-test", name="Globex Secret Portal")
+    own = _problem(admin_api.post(PORTALS, {"slug": portal.slug, "name": "Again"}), 409)
+    foreign = _problem(admin_api.post(PORTALS, {"slug": "globex-test", "name": "Mine now"}), 409)
+    assert own["title"] == foreign["title"]
+    assert own["detail"].replace(portal.slug, "X") == foreign["detail"].replace("globex-test", "X")
+    body = str(foreign)
+    assert "Globex" not in body
+    assert str(other_tenant.id) not in body
+    assert _portal("globex-test").tenant_id == other_tenant.id
+
+
+def test_the_plans_portal_limit_is_409(admin_api, tenant, monkeypatch):
+    monkeypatch.setattr(plugs.plugs, "portal_limit", lambda t: 2)
+    assert admin_api.post(PORTALS, {"slug": "acme-two", "name": "Two"}).status_code == 201
+    problem = _problem(admin_api.post(PORTALS, {"slug": "acme-three", "name": "Three"}), 409)
+    assert problem["limit"] == 2
+    assert not Portal.objects.filter(slug="acme-three").exists()
+    assert not _events(tenant, "portal.created")[1:]
+
+
+def test_inactive_portals_do_not_count_but_reactivating_one_does(admin_api, monkeypatch):
+    monkeypatch.setattr(plugs.plugs, "portal_limit", lambda t: 1)
+    created = admin_api.post(PORTALS, {"slug": "acme-spare", "name": "Spare", "active": False})
+    assert created.status_code == 201, created.content
+    _problem(admin_api.patch(f"{PORTALS}acme-spare/", {"active": True}), 409)
+    assert _portal("acme-spare").active is False
+
+
+def test_an_unlimited_plan_has_no_portal_limit(admin_api, monkeypatch):
+    monkeypatch.setattr(plugs.plugs, "portal_limit", lambda t: None)
+    for n in range(3):
+        assert admin_api.post(PORTALS, {"slug": f"acme-p{n}", "name": f"P{n}"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "No slug"}, "slug"),
+        ({"slug": "acme-x"}, "name"),
+        ({"slug": "Bad Slug!", "name": "x"}, "slug"),
+        ({"slug": "-acme", "name": "x"}, "slug"),
+        ({"slug": "acme_x", "name": "x"}, "slug"),
+        ({"slug": "a" * 64, "name": "x"}, "slug"),
+        ({"slug": "acme-x", "name": "   "}, "name"),
+        ({"slug": "acme-x", "name": "n" * 201}, "name"),
+        ({"slug": "acme-x", "name": "bell\x07"}, "name"),
+        ({"slug": "acme-x", "name": "x", "theme": {"primary_color": "red"}}, "theme.primary_color"),
+        ({"slug": "acme-x", "name": "x", "theme": {"primary_color": "#12345"}}, "theme.primary_color"),
+        ({"slug": "acme-x", "name": "x", "theme": {"primary_color": "#gggggg"}}, "theme.primary_color"),
+        ({"slug": "acme-x", "name": "x", "theme": {"logo_url": "http://cdn.example.test/l.png"}}, "theme.logo_url"),
+        ({"slug": "acme-x", "name": "x", "theme": {"logo_url": "javascript:alert(1)"}}, "theme.logo_url"),
+        ({"slug": "acme-x", "name": "x", "theme": {"logo_url": "https://"}}, "theme.logo_url"),
+        ({"slug": "acme-x", "name": "x", "theme": "dark"}, "theme"),
+        ({"slug": "acme-x", "name": "x", "admitted_roles": []}, "admitted_roles"),
+        ({"slug": "acme-x", "name": "x", "admitted_roles": ["ghost"]}, "admitted_roles"),
+        ({"slug": "acme-x", "name": "x", "admitted_roles": "owner"}, "admitted_roles"),
+        ({"slug": "acme-x", "name": "x", "signup_policy": "sometimes"}, "signup_policy"),
+        ({"slug": "acme-x", "name": "x", "features": {"Bad-Key": True}}, "features"),
+        ({"slug": "acme-x", "name": "x", "features": {"files": "yes"}}, "features.files"),
+        ({"slug": "acme-x", "name": "x", "features": {"files": 1}}, "features.files"),
+        ({"slug": "acme-x", "name": "x", "features": ["files"]}, "features"),
+        ({"slug": "acme-x", "name": "x", "features": {"social_providers": True}}, "features"),
+        ({"slug": "acme-x", "name": "x", "mfa_required": "true"}, "mfa_required"),
+        ({"slug": "acme-x", "name": "x", "active": None}, "active"),
+    ],
+)
+def test_invalid_input_is_400_naming_the_field(admin_api, body, field):
+    problem = _problem(admin_api.post(PORTALS, body, format="json"), 400)
+    assert any(key == field or key.startswith(f"{field}.") for key in problem["errors"]), problem
+    assert not Portal.objects.filter(slug="acme-x").exists()
+
+
+@pytest.mark.parametrize(
+    ("payload", "content_type", "status"),
+    [
+        ("[1, 2]", "application/json", 400),
+        ('"portal"', "application/json", 400),
+        ("{not json", "application/json", 400),
+        ("\xff\xfe", "application/json", 400),
+        ("slug=acme-x&name=x", "application/x-www-form-urlencoded", 415),
+        ("<portal/>", "text/xml", 415),
+    ],
+)
+def test_junk_bodies_are_client_errors_never_500(admin_api, portal, payload, content_type, status):
+    for response in (
+        admin_api.generic("POST", PORTALS, payload, content_type=content_type),
+        admin_api.generic("PATCH", f"{PORTALS}{portal.slug}/", payload, content_type=content_type),
+    ):
+        _problem(response, status)
+
+
+def test_script_in_a_name_is_stored_and_returned_as_data(admin_api, api):
+    name = "<script>alert('x')</script>"
+    response = admin_api.post(PORTALS, {"slug": "acme-xss", "name": name})
+    assert response.status_code == 201
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["name"] == name
+    assert _portal("acme-xss").name == name
+    assert api.get(f"{PORTALS}acme-xss/").json()["name"] == name
+
+
+def test_tenant_fields_in_the_body_are_ignored(admin_api, tenant, other_tenant):
+    response = admin_api.post(
+        PORTALS,
+        {
+            "slug": "acme-own",
+            "name": "Own",
+            "tenant_id": str(other_tenant.id),
+            "tenant": other_tenant.slug,
+            "is_default": True,
+        },
+    )
+    assert response.status_code == 201, response.content
+    row = _portal("acme-own")
+    assert row.tenant_id == tenant.id
+    assert not row.is_default
+
+
+# --------------------------------------------------------------------------- update
+
+
+def test_patch_changes_only_what_is_sent_and_is_audited(admin_api, admin, portal, tenant):
+    portal.theme = {"primary_color": "#112233", "logo_url": "https://cdn.example.test/old.png"}
+    portal.features = {"billing": True, "social_providers": ["google"]}
+    portal.save()
+    response = admin_api.patch(
+        f"{PORTALS}{portal.slug}/",
+        {"name": "Renamed", "theme": {"primary_color": "#445566"}, "features": {"files": True}},
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["name"] == "Renamed"
+    assert body["theme"] == {"primary_color": "#445566", "logo_url": "https://cdn.example.test/old.png"}
+    assert body["features"] == {"files": True}
+    assert body["signup_policy"] == "invite"
+    assert body["admitted_roles"] == ["owner", "admin", "member"]
+    row = _portal(portal.slug)
+    # The flags are replaced; the social providers (configuration, not a flag) stay.
+    assert row.features == {"social_providers": ["google"], "files": True}
+    (event,) = _events(tenant, "portal.updated")
+    assert event.actor_id == admin.id
+    assert set(event.data["changes"]) == {"name", "theme", "features"}
+    assert event.data["changes"]["name"] == {"from": "Acme Test Portal", "to": "Renamed"}
+    assert event.data["changes"]["features"] == {"from": {"billing": True}, "to": {"files": True}}
+
+
+def test_public_metadata_shows_the_change(admin_api, api, portal):
+    admin_api.patch(f"{PORTALS}{portal.slug}/", {"theme": {"primary_color": "#010203"}, "signup_policy": "open"})
+    public = api.get(f"{PORTALS}{portal.slug}/").json()
+    assert public["theme"]["primary_color"] == "#010203"
+    assert public["signup_policy"] == "open"
+
+
+def test_a_patch_that_changes_nothing_records_nothing(admin_api, portal, tenant):
+    response = admin_api.patch(f"{PORTALS}{portal.slug}/", {"name": portal.name, "slug": portal.slug})
+    assert response.status_code == 200
+    assert _events(tenant, "portal.updated") == []
+
+
+def test_the_slug_cannot_change(admin_api, portal):
+    problem = _problem(admin_api.patch(f"{PORTALS}{portal.slug}/", {"slug": "acme-renamed"}), 400)
+    assert "slug" in problem["errors"]
+    assert Portal.objects.filter(slug=portal.slug).exists()
+    assert not Portal.objects.filter(slug="acme-renamed").exists()
+
+
+def test_patch_validates_like_create(admin_api, portal):
+    problem = _problem(
+        admin_api.patch(
+            f"{PORTALS}{portal.slug}/",
+            {"theme": {"primary_color": "blue", "logo_url": "ftp://x"}, "admitted_roles": ["ghost"], "name": ""},
+        ),
+        400,
+    )
+    assert {"theme.primary_color", "theme.logo_url", "admitted_roles", "name"} <= set(problem["errors"])
+    assert _portal(portal.slug).name == "Acme Test Portal"
+
+
+def test_unknown_slug_is_404(admin_api):
+    _problem(admin_api.patch(f"{PORTALS}no-such-portal/", {"name": "x"}), 404)
+
+
+def test_the_default_portal_cannot_be_deactivated(admin_api, portal, tenant):
+    PortalFactory(tenant=tenant, slug="acme-second")
+    problem = _problem(admin_api.patch(f"{PORTALS}{portal.slug}/", {"active": False}), 409)
+    assert "default" in problem["detail"]
+    assert _portal(portal.slug).active
+
+
+def test_the_last_active_portal_cannot_be_deactivated(admin_api, portal, tenant):
+    second = PortalFactory(tenant=tenant, slug="acme-second")
+    Portal.objects.filter(id=portal.id).update(is_default=False, active=False)
+    _problem(admin_api.patch(f"{PORTALS}{second.slug}/", {"active": False}), 409)
+    assert _portal(second.slug).active
+
+
+def test_some_active_portal_must_admit_owners(admin_api, portal, tenant):
+    _problem(admin_api.patch(f"{PORTALS}{portal.slug}/", {"admitted_roles": ["admin", "member"]}), 409)
+    PortalFactory(tenant=tenant, slug="acme-staff", admitted_roles=["owner"])
+    response = admin_api.patch(f"{PORTALS}{portal.slug}/", {"admitted_roles": ["admin", "member"]})
+    assert response.status_code == 200, response.content
+
+
+def test_harmless_changes_pass_the_guards_even_where_they_would_not(admin_api, portal):
+    Portal.objects.filter(id=portal.id).update(admitted_roles=["member"])  # no active portal admits owners
+    assert admin_api.patch(f"{PORTALS}{portal.slug}/", {"name": "Renamed"}).status_code == 200
+
+
+def test_a_non_default_portal_can_be_deactivated_and_reactivated(admin_api, tenant):
+    PortalFactory(tenant=tenant, slug="acme-second")
+    off = admin_api.patch(f"{PORTALS}acme-second/", {"active": False})
+    assert off.status_code == 200
+    assert off.json()["active"] is False
+    on = admin_api.patch(f"{PORTALS}acme-second/", {"active": True})
+    assert on.status_code == 200
+    assert on.json()["active"] is True
+
+
+# --------------------------------------------------------------------------- sessions that lose access
+
+
+@pytest.fixture
+def second(tenant):
+    return PortalFactory(tenant=tenant, slug="acme-second", name="Second")
+
+
+def test_deactivating_a_portal_ends_its_sessions_at_once(admin_api, api_client, member, second):
+    user = member("member")
+    there = api_client(user, second)
+    assert there.get(ME).status_code == 200
+    assert admin_api.patch(f"{PORTALS}{second.slug}/", {"active": False}).status_code == 200
+    assert there.get(ME).status_code == 401
+    assert admin_api.get(PORTALS).status_code == 200  # the admin's session elsewhere lives on
+
+
+def test_dropping_a_role_ends_only_that_roles_sessions(admin_api, api_client, member, admin, second):
+    plain = api_client(member("member"), second)
+    staff = api_client(admin, second)
+    response = admin_api.patch(f"{PORTALS}{second.slug}/", {"admitted_roles": ["owner", "admin"]})
+    assert response.status_code == 200, response.content
+    assert plain.get(ME).status_code == 401
+    assert staff.get(ME).status_code == 200
+
+
+def test_requiring_mfa_ends_sessions_without_it(admin_api, api_client, member, second, tenant):
+    there = api_client(member("member"), second)
+    assert admin_api.patch(f"{PORTALS}{second.slug}/", {"mfa_required": True}).status_code == 200
+    assert there.get(ME).status_code == 401
+    (event,) = _events(tenant, "portal.updated")
+    assert event.data["sessions_ended"] == 1
+
+
+def test_harmless_changes_end_no_session(admin_api, api_client, member, second):
+    there = api_client(member("member"), second)
+    admin_api.patch(f"{PORTALS}{second.slug}/", {"name": "Renamed", "admitted_roles": ["owner", "admin", "member"]})
+    assert there.get(ME).status_code == 200
+
+
+# --------------------------------------------------------------------------- one path, two doors
+
+
+def test_the_detail_path_is_public_for_get_and_head(api, portal):
+    assert api.get(f"{PORTALS}{portal.slug}/").status_code == 200
+    assert api.head(f"{PORTALS}{portal.slug}/").status_code == 200
+
+
+def test_other_methods_on_the_detail_path_are_405_with_allow(admin_api, portal):
+    for method in ("DELETE", "PUT", "POST"):
+        response = admin_api.generic(method, f"{PORTALS}{portal.slug}/", "{}", content_type="application/json")
+        problem = _problem(response, 405)
+        assert problem["status"] == 405
+        assert response["Allow"] == "GET, PATCH, HEAD, OPTIONS"
+    assert Portal.objects.filter(slug=portal.slug).exists()
+
+
+def test_options_names_every_method(portal):
+    response = APIClient().options(f"{PORTALS}{portal.slug}/")
+    assert response.status_code == 200
+    assert response["Allow"] == "GET, PATCH, HEAD, OPTIONS"
+
+
+def test_a_bearer_token_on_the_public_get_changes_nothing(admin_api, portal):
+    response = admin_api.get(f"{PORTALS}{portal.slug}/")
+    assert response.status_code == 200
+    assert set(response.json()) == {
+        "slug",
+        "name",
+        "tenant",
+        "theme",
+        "features",
+        "login_methods",
+        "signup_policy",
+        "mfa_required",
+    }
+
+
+def test_method_dispatch_refuses_a_view_it_could_not_keep_non_atomic():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from apps.identity.api.auth_views import LoginView
+    from apps.identity.api.views import MethodDispatch
+
+    with pytest.raises(ImproperlyConfigured):
+        MethodDispatch(POST=LoginView.as_view())

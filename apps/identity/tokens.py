@@ -1,0 +1,226 @@
+"""Access tokens: ES256 JWTs from simplejwt, signed by the newest key, verified by `kid`.
+
+Keys are PEM files (EC P-256 private keys) in `JWT_KEYS_DIR`, named so that
+sorting puts the newest last (`jwt_keys add` writes `YYYYmmddTHHMMSSZ.pem`). The
+newest signs; every key verifies, so rotation adds a file and old files go once
+no token they signed can still be alive. The `kid` of a key is its RFC 7638
+JWK thumbprint. Public keys are published at `/.well-known/jwks.json`.
+
+Verification refuses what RFC 8725 warns about: any `alg` but ES256 (`none`,
+HS256 signed with the public key), unknown `kid`, key-carrying headers
+(`jku`, `jwk`, `x5u`, `x5c`), and missing or wrong `exp`/`aud`/`iss`/`iat`/`nbf`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError
+from rest_framework_simplejwt.tokens import AccessToken
+
+FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c", "x5t", "crit")
+REQUIRED_CLAIMS = ("exp", "iat", "aud", "iss", "sub", "jti", "tenant_id", "portal", "roles", "sid")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private: ec.EllipticCurvePrivateKey
+    source: str
+
+    @property
+    def public(self) -> ec.EllipticCurvePublicKey:
+        return self.private.public_key()
+
+    def jwk(self) -> dict[str, str]:
+        numbers = self.public.public_numbers()
+        return {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": _b64(numbers.x.to_bytes(32, "big")),
+            "y": _b64(numbers.y.to_bytes(32, "big")),
+            "kid": self.kid,
+            "use": "sig",
+            "alg": "ES256",
+        }
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def thumbprint(public: ec.EllipticCurvePublicKey) -> str:
+    """RFC 7638 JWK thumbprint: SHA-256 over the required members in lexical order."""
+    numbers = public.public_numbers()
+    members = {
+        "crv": "P-256",
+        "kty": "EC",
+        "x": _b64(numbers.x.to_bytes(32, "big")),
+        "y": _b64(numbers.y.to_bytes(32, "big")),
+    }
+    return _b64(hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest())
+
+
+def _load_pem(data: bytes, source: str) -> SigningKey:
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{source} is not an unencrypted PEM private key.") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise ImproperlyConfigured(f"{source} must be an EC P-256 private key (ES256).")
+    return SigningKey(kid=thumbprint(key.public_key()), private=key, source=source)
+
+
+def generate_key_file(directory: Path) -> Path:
+    """Write a new P-256 key as `<UTC timestamp>.pem` (0600); it becomes the signing key."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = directory / f"{stamp}.pem"
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    return path
+
+
+class KeyRing:
+    """The keys of this process, oldest first; reloaded when the directory changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stamp: tuple[Any, ...] | None = None
+        self._keys: list[SigningKey] = []
+
+    def _directory(self) -> Path:
+        return Path(settings.JWT_KEYS_DIR)
+
+    def _files(self) -> list[Path]:
+        directory = self._directory()
+        return sorted(directory.glob("*.pem")) if directory.is_dir() else []
+
+    def keys(self) -> list[SigningKey]:
+        files = self._files()
+        if not files and not settings.JWT_PRIVATE_KEY and settings.JWT_GENERATE_DEV_KEY:
+            generate_key_file(self._directory())
+            files = self._files()
+        stamp = (*((str(f), f.stat().st_mtime_ns) for f in files), settings.JWT_PRIVATE_KEY)
+        if stamp != self._stamp:
+            with self._lock:
+                keys = [_load_pem(f.read_bytes(), str(f)) for f in files]
+                if settings.JWT_PRIVATE_KEY:
+                    keys.append(_env_key(settings.JWT_PRIVATE_KEY))
+                self._keys, self._stamp = keys, stamp
+        return self._keys
+
+    def signing_key(self) -> SigningKey:
+        keys = self.keys()
+        if not keys:
+            raise ImproperlyConfigured(
+                f"No JWT signing key: put a PEM file in JWT_KEYS_DIR ({settings.JWT_KEYS_DIR}) with "
+                "`manage.py jwt_keys add`, or set JWT_PRIVATE_KEY."
+            )
+        return keys[-1]
+
+    def by_kid(self, kid: str) -> SigningKey | None:
+        return next((k for k in self.keys() if k.kid == kid), None)
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        return {"keys": [k.jwk() for k in reversed(self.keys())]}
+
+
+def _env_key(value: str) -> SigningKey:
+    if value.lstrip().startswith("-----BEGIN"):
+        return _load_pem(value.encode(), "JWT_PRIVATE_KEY")
+    path = Path(value)
+    if not path.is_file():
+        raise ImproperlyConfigured("JWT_PRIVATE_KEY must hold a PEM private key or the path of a PEM file.")
+    return _load_pem(path.read_bytes(), f"JWT_PRIVATE_KEY ({path})")
+
+
+keyring = KeyRing()
+
+
+class KidTokenBackend(TokenBackend):
+    """simplejwt's backend, keyed by `kid`, with RFC 8725's checks made explicit."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            algorithm=settings.JWT_ALGORITHM,
+            audience=settings.JWT_AUDIENCE,
+            issuer=settings.JWT_ISSUER,
+        )
+
+    def encode(self, payload: dict[str, Any]) -> str:
+        key = keyring.signing_key()
+        body = {**payload, "aud": self.audience, "iss": self.issuer}
+        return jwt.encode(body, key.private, algorithm=self.algorithm, headers={"kid": key.kid})
+
+    def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        if not verify:
+            raise TokenBackendError("Atrium never reads an unverified token.")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise TokenBackendError("Token is malformed") from exc
+        if header.get("alg") != self.algorithm:
+            raise TokenBackendError("Token algorithm is not accepted")
+        if any(name in header for name in FORBIDDEN_HEADERS):
+            raise TokenBackendError("Token carries a key reference header")
+        kid = header.get("kid")
+        key = keyring.by_kid(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise TokenBackendError("Token key id is unknown")
+        try:
+            return jwt.decode(
+                token,
+                key.public,
+                algorithms=[self.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": list(REQUIRED_CLAIMS), "verify_nbf": True, "verify_iat": True},
+            )
+        except jwt.InvalidTokenError as exc:
+            raise TokenBackendError(f"Token is invalid: {type(exc).__name__}") from exc
+
+
+_backend: KidTokenBackend | None = None
+
+
+def token_backend() -> KidTokenBackend:
+    global _backend  # built once per process, after settings are ready
+    if _backend is None:
+        _backend = KidTokenBackend()
+    return _backend
+
+
+class AtriumAccessToken(AccessToken):
+    """An access token with exactly the claims of API.md (no simplejwt `token_type`)."""
+
+    def __init__(self, token: Any = None, verify: bool = True) -> None:
+        super().__init__(token, verify)
+        if token is None:
+            self.payload.pop("token_type", None)
+
+    def get_token_backend(self) -> KidTokenBackend:
+        return token_backend()
+
+    def verify_token_type(self) -> None:
+        # Only access tokens are JWTs here: refresh and MFA tokens are opaque, so
+        # a token that verifies against our keys and claims is an access token.
+        return None

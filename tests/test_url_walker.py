@@ -1,0 +1,318 @@
+"""Every URL is served by a base-class view or is public for a stated reason.
+
+The walker visits every pattern of `config.urls` (through every include) and
+looks at the view behind it — a DRF class, a plain function, or each view of a
+`MethodDispatch` path. A view passes when it is
+- a `TenantAPIView` / `TenantViewSet`: bearer authentication, the RBAC action
+  map and the tenant context come from the base class, its
+  `required_permissions` covers every action it has (an unmapped action would
+  be denied to everyone) and names no action it lacks (a typo); or
+- a `PublicAPIView` named in `PUBLIC_API_VIEWS` with the reason API.md makes
+  it public; or
+- a service endpoint named in `PUBLIC_ENDPOINTS` with its reason.
+No view class may override `get_queryset`, `get_object`, `get_permissions` or
+`get_authenticators` (the base classes do the scoping and the checks); a
+tenant view keeps the base's `permission_classes` and changes its
+`authentication_classes` only where `AUTHENTICATION_EXCEPTIONS` says why.
+
+`iter_routes()` is reused by the OpenAPI contract test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.views import APIView
+
+from apps.identity.api import base
+from apps.identity.api.base import PublicAPIView, TenantAPIView, TenantViewSet
+from apps.identity.api.views import MethodDispatch
+from apps.identity.rbac import uncovered_actions, view_actions
+
+# Views that are not on a base class: service endpoints, each with its reason (dotted path of the view).
+PUBLIC_ENDPOINTS: dict[str, str] = {
+    "apps.common.views.healthz": "liveness probe for the load balancer; no data",
+    "apps.common.views.readyz": "readiness probe; reports only which dependencies answer",
+    "apps.common.views.metrics": "Prometheus scrape; guarded by its own METRICS_TOKEN, 404 outside debug without one",
+    "apps.common.views.ServiceInfoView": "API root: name, version and links to the schema and docs",
+    "drf_spectacular.views.SpectacularAPIView": "the OpenAPI document is public (API.md)",
+    "drf_spectacular.views.SpectacularSwaggerSplitView": "Swagger UI over the public schema (API.md)",
+}
+
+# `PublicAPIView`s: no authentication, so each is listed with the reason API.md makes it public.
+PUBLIC_API_VIEWS: dict[str, str] = {
+    "apps.identity.api.views.PortalPublicView": "a login page's portal metadata, read before anyone signs in",
+    "apps.identity.api.auth_views.LoginView": "signing in: the credentials are the authentication",
+    "apps.identity.api.auth_views.RefreshView": "the refresh token is the authentication",
+    "apps.identity.api.auth_views.LogoutView": "the refresh token is the authentication (a bearer is optional)",
+    "apps.identity.api.auth_views.JWKSView": "public keys for verifying access tokens",
+    "apps.identity.api.mfa_views.MfaVerifyView": "the mfa_token from the login step is the authentication",
+    "apps.identity.api.account_views.RegisterView": "self sign-up where a portal's policy is open",
+    "apps.identity.api.account_views.EmailVerifyView": "the mailed key is the authentication",
+    "apps.identity.api.account_views.EmailResendView": "always 202; reveals nothing",
+    "apps.identity.api.account_views.PasswordResetView": "always 202; reveals nothing",
+    "apps.identity.api.account_views.PasswordResetConfirmView": "the mailed reset token is the authentication",
+    "apps.identity.api.invitations.InvitationAcceptView": "the invitation token is the authentication",
+}
+
+# Tenant views whose authentication differs from the base's bearer, and why.
+AUTHENTICATION_EXCEPTIONS: dict[str, str] = {
+    "apps.identity.api.mfa_views.TotpSetupView": "API.md: accepts the enrolment mfa_token as bearer, or a bearer",
+    "apps.identity.api.mfa_views.TotpConfirmView": "API.md: accepts the enrolment mfa_token as bearer, or a bearer",
+}
+
+FORBIDDEN_OVERRIDES = ("get_queryset", "get_object", "get_permissions", "get_authenticators")
+BASE_CLASSES = (TenantAPIView, TenantViewSet, PublicAPIView)
+_CONVERTER = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One URL pattern and the view answering one (or, for a plain view, every) HTTP method."""
+
+    route: str  # the Django route, e.g. "api/v1/identity/portals/<slug:slug>/"
+    name: str | None
+    callback: Callable[..., Any]
+    dispatch_method: str | None = None  # set when the view answers one method of a MethodDispatch path
+
+    @property
+    def path(self) -> str:
+        """The route as OpenAPI writes it: `/api/v1/identity/portals/{slug}/` (`{pk}` is shown as `{id}`)."""
+        return "/" + _CONVERTER.sub(r"{\1}", self.route).replace("{pk}", "{id}")
+
+    @property
+    def view_class(self) -> type | None:
+        return getattr(self.callback, "cls", None)
+
+    @property
+    def label(self) -> str:
+        target = self.view_class or self.callback
+        return f"{target.__module__}.{target.__qualname__}"
+
+    @property
+    def methods(self) -> set[str]:
+        """HTTP methods this view answers here (OPTIONS and HEAD aside); empty for a plain function."""
+        if self.dispatch_method is not None:
+            return {self.dispatch_method}
+        actions = getattr(self.callback, "actions", None)
+        if actions is not None:
+            # DRF adds `head` to a viewset's map on its first GET; HEAD follows GET, as everywhere.
+            return {method.upper() for method in actions if method not in {"options", "head"}}
+        cls = self.view_class
+        if cls is None:
+            return set()
+        return {m.upper() for m in cls.http_method_names if m not in {"options", "head"} and hasattr(cls, m)}
+
+
+def iter_routes(patterns: list[Any] | None = None, prefix: str = "") -> Iterator[Route]:
+    """Every URL pattern under `config.urls`, through includes; a MethodDispatch path yields one Route per method."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from iter_routes(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            name = pattern.name
+            if isinstance(pattern.callback, MethodDispatch):
+                for method, view in pattern.callback.views.items():
+                    yield Route(route, name, view, dispatch_method=method)
+            else:
+                yield Route(route, name, pattern.callback)
+
+
+ROUTES = list(iter_routes())
+
+
+def _dotted(obj: Any) -> str:
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def _ids(routes: list[Route]) -> list[str]:
+    return [f"{r.dispatch_method or 'ANY'} /{r.route}" for r in routes]
+
+
+def test_the_walker_sees_the_routes_it_should():
+    paths = {(r.path, r.dispatch_method) for r in ROUTES}
+    assert ("/healthz", None) in paths
+    assert ("/api/v1/identity/portals/{slug}/", "GET") in paths
+    assert ("/api/v1/identity/portals/{slug}/", "PATCH") in paths
+    assert any(r.route.startswith("api/v1/identity/auth/") for r in ROUTES), "includes are walked"
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def route_problems(route: Route) -> list[str]:
+    """Why `route`'s view is not acceptable (empty when it is)."""
+    cls = route.view_class
+    if cls is None or not issubclass(cls, BASE_CLASSES):
+        if route.label in PUBLIC_ENDPOINTS:
+            return []
+        return [
+            f"/{route.route} is served by {route.label}, which is neither a TenantAPIView/TenantViewSet nor a "
+            "PublicAPIView: use a base class, or list it in PUBLIC_ENDPOINTS with the reason it is public."
+        ]
+    if issubclass(cls, PublicAPIView):
+        if route.label in PUBLIC_API_VIEWS:
+            return []
+        return [
+            f"{route.label} (/{route.route}) is a PublicAPIView: no authentication at all. If API.md makes it "
+            "public, list it in PUBLIC_API_VIEWS with the reason; otherwise use TenantAPIView/TenantViewSet."
+        ]
+    problems = []
+    if not route.route.startswith("api/v1/"):
+        problems.append(f"{route.label}: bearer views live under /api/v1/")
+    required = getattr(cls, "required_permissions", None) or {}
+    missing = uncovered_actions(cls)
+    if missing:
+        problems.append(f"{route.label}: required_permissions lacks {sorted(missing)} (denied to everyone)")
+    unknown = set(required) - view_actions(cls) - {"head", "options"}
+    if unknown:
+        problems.append(f"{route.label}: required_permissions names actions it does not have: {sorted(unknown)}")
+    actions = getattr(route.callback, "actions", None) or {}
+    unrouted = sorted(action for action in actions.values() if action not in required)
+    if unrouted:
+        problems.append(f"/{route.route} routes {unrouted}, which required_permissions does not map")
+    problems += [
+        f"{route.label}.{action}: required_permissions values are sets of permission codes"
+        for action, codes in required.items()
+        if not isinstance(codes, (set, frozenset))
+    ]
+    return problems
+
+
+def class_problems(cls: type) -> list[str]:
+    """Overrides that would undo what the base classes guarantee."""
+    if not issubclass(cls, BASE_CLASSES):
+        return []  # service endpoints (PUBLIC_ENDPOINTS): not shaped by our base classes
+    problems = []
+    for klass in cls.__mro__:
+        if klass.__module__ == base.__name__ or klass.__module__.split(".")[0] not in {"apps", "tests"}:
+            continue  # the base classes may (that is their job), and so may DRF and Django
+        overridden = [name for name in FORBIDDEN_OVERRIDES if name in vars(klass)]
+        if overridden:
+            problems.append(
+                f"{_dotted(klass)} overrides {overridden}: supply scoped_queryset() and required_permissions "
+                "instead; the base classes do the scoping and the checks."
+            )
+    if issubclass(cls, (TenantAPIView, TenantViewSet)):
+        if list(cls.permission_classes) != list(base.TenantScopedViewMixin.permission_classes):
+            problems.append(f"{_dotted(cls)} changes permission_classes; the RBAC action map is the one check.")
+        if (
+            list(cls.authentication_classes) != list(base.TenantScopedViewMixin.authentication_classes)
+            and _dotted(cls) not in AUTHENTICATION_EXCEPTIONS
+        ):
+            problems.append(
+                f"{_dotted(cls)} changes authentication_classes; list it in AUTHENTICATION_EXCEPTIONS with why."
+            )
+    return problems
+
+
+# --------------------------------------------------------------------------- the project
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=_ids(ROUTES))
+def test_every_view_stands_on_a_base_class_or_is_public_for_a_reason(route: Route):
+    assert route_problems(route) == []
+
+
+VIEW_CLASSES = sorted({r.view_class for r in ROUTES if r.view_class is not None}, key=_dotted)
+
+
+@pytest.mark.parametrize("cls", VIEW_CLASSES, ids=[_dotted(c) for c in VIEW_CLASSES])
+def test_no_view_overrides_the_scoping_or_the_checks(cls: type):
+    assert class_problems(cls) == []
+
+
+def test_allow_lists_name_only_routed_views():
+    routed = {r.label for r in ROUTES}
+    for listed in (PUBLIC_ENDPOINTS, PUBLIC_API_VIEWS, AUTHENTICATION_EXCEPTIONS):
+        stale = sorted(set(listed) - routed)
+        assert stale == [], f"listed but not routed (remove them): {stale}"
+    for reason in (*PUBLIC_ENDPOINTS.values(), *PUBLIC_API_VIEWS.values(), *AUTHENTICATION_EXCEPTIONS.values()):
+        assert reason.strip(), "every allow-list entry needs its reason"
+
+
+def test_method_dispatch_paths_route_each_method_to_a_checked_view():
+    dispatched = [r for r in ROUTES if r.dispatch_method is not None]
+    assert dispatched, "the portals/{slug}/ path is routed by method"
+    for route in dispatched:
+        assert route.view_class is not None, route.label
+        assert issubclass(route.view_class, BASE_CLASSES), route.label
+
+
+def test_api_routes_are_named():
+    unnamed = [r.route for r in ROUTES if r.route.startswith("api/v1/") and not r.name]
+    assert unnamed == []
+
+
+# --------------------------------------------------------------------------- the walker catches what it should
+
+
+class _Scoped(TenantAPIView):
+    required_permissions = {"get": {"identity.view_member"}}
+
+    def get(self, request: Any) -> Any: ...  # pragma: no cover
+
+
+class _Unmapped(TenantAPIView):
+    required_permissions = {"get": {"identity.view_member"}, "put": {"identity.view_member"}}
+
+    def get(self, request: Any) -> Any: ...  # pragma: no cover
+
+    def delete(self, request: Any) -> Any: ...  # pragma: no cover
+
+
+class _OwnQueryset(TenantViewSet):
+    required_permissions = {"list": {"identity.view_member"}}
+
+    def get_queryset(self) -> Any: ...  # pragma: no cover
+
+    def list(self, request: Any) -> Any: ...  # pragma: no cover
+
+
+class _OwnAuth(_Scoped):
+    authentication_classes = []
+    permission_classes = []
+
+
+class _Unlisted(PublicAPIView):
+    def get(self, request: Any) -> Any: ...  # pragma: no cover
+
+
+class _Plain(APIView):
+    def get(self, request: Any) -> Any: ...  # pragma: no cover
+
+
+def _route(view: Any, route: str = "api/v1/identity/probe/") -> Route:
+    return Route(route, "probe", view)
+
+
+def test_the_walker_flags_unmapped_and_unknown_actions():
+    problems = " ".join(route_problems(_route(_Unmapped.as_view())))
+    assert "lacks ['delete']" in problems
+    assert "does not have: ['put']" in problems
+    assert route_problems(_route(_Scoped.as_view())) == []
+
+
+def test_the_walker_flags_a_routed_action_without_permissions():
+    problems = route_problems(_route(_OwnQueryset.as_view({"get": "list", "post": "create"})))
+    assert any("routes ['create']" in p for p in problems)
+
+
+def test_the_walker_flags_overrides_of_scoping_and_checks():
+    assert any("get_queryset" in p for p in class_problems(_OwnQueryset))
+    problems = " ".join(class_problems(_OwnAuth))
+    assert "permission_classes" in problems
+    assert "authentication_classes" in problems
+
+
+def test_the_walker_flags_unlisted_public_and_plain_views():
+    assert route_problems(_route(_Unlisted.as_view()))
+    assert route_problems(_route(_Plain.as_view()))
+    assert route_problems(_route(lambda request: None))
+    assert route_problems(_route(_Scoped.as_view(), route="portal/x/"))  # bearer views only under /api/v1/
