@@ -1,0 +1,326 @@
+"""Account flows: sign-up, e-mail verification, password reset and password change.
+
+**No enumeration.** Sign-up, verification resend and reset answer the same
+for an address that has an account and one that has none; only the mail
+differs (a verification mail or an "account exists" notice; a reset link or
+nothing). Sign-up hashes the password in both cases, so the known address
+does not answer faster.
+
+**Links** are minted by the mail jobs at send time (`apps.identity.jobs`),
+never in the request: the outbox row keeps its arguments, and a live token
+must not rest there.
+
+- Verification key: Django signing with a salt and a 3-day age limit, naming
+  the user and the address it went to. It is accepted only while that
+  address is unverified (a conditional UPDATE), so it works once.
+- Reset token: Django's `default_token_generator`, which hashes the password
+  hash into the token; setting the password spends it. Users without a usable
+  password are reached too (SECURITY.md trap 11: Django's PasswordResetForm
+  would skip them).
+
+**Sign-up** on a portal whose policy is `open` makes the user a `member` of the
+portal's tenant, whether or not that portal admits `member` (then the
+verification link points at a portal they may enter; ARCHITECTURE §3). The
+tenant's seat limit applies, checked before the address is looked at.
+
+**Reset** ends every session of the user (rows, session marks and a user-wide
+"not before" mark), clears the login lockout, marks the address verified (the
+link proved the mailbox), and mails a notice. **Change** ends every session
+but the caller's.
+
+Audit: events with no tenant (reset, verification, resend, sign-up with a
+known address) go to the platform stream; sign-up of a new member and a
+password change made from a tenant's session go to that tenant's stream.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
+
+from apps.common.exceptions import ApplicationError, Conflict, PermissionDenied
+from apps.common.mail import mail_send
+from apps.common.tenancy import tenant_context
+from apps.identity import plugs
+from apps.identity.exceptions import TokenInvalid
+from apps.identity.jobs import email_verify_mail_job, password_reset_mail_job
+from apps.identity.links import (
+    EMAIL_VERIFY_MAX_AGE_SECONDS,
+    EMAIL_VERIFY_SALT,
+    password_reset_request_path,
+    portal_login_path,
+)
+from apps.identity.models import Membership, Portal, Tenant, User
+from apps.identity.services import lockout
+from apps.identity.services.audit import audit_record
+from apps.identity.services.auth import portal_get_for_login
+from apps.identity.services.invitations import seats_used
+from apps.identity.services.sessions import sessions_revoke_user
+from apps.identity.services.tenants import system_role
+
+logger = logging.getLogger("atrium.identity.accounts")
+
+INVALID_VERIFY_KEY: Final = "This verification link is invalid, used or expired."
+INVALID_RESET_LINK: Final = "This password reset link is invalid, used or expired."
+WRONG_CURRENT_PASSWORD: Final = "The current password is wrong."  # noqa: S105 - a message
+
+
+def _normalize_email(email: str) -> str:
+    return User.objects.normalize_email(email.strip())
+
+
+def _validate_password(password: str, *, user: User, field: str) -> None:
+    """The settings' validators (length, common, similarity, numeric); 400 with `errors.<field>`."""
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        raise ApplicationError("The password is too weak.", errors={field: list(exc.messages)}) from exc
+
+
+def _absolute(path: str) -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
+def _password_changed_notice(*, user: User, reset: bool) -> None:
+    mail_send(
+        to=user.email,
+        template="identity/mail/password_changed",
+        context={
+            "email": user.email,
+            "reset": reset,
+            "changed_at": timezone.now().strftime("%Y-%m-%d %H:%M"),
+        },
+        tenant=None,
+    )
+
+
+# --------------------------------------------------------------------------- sign-up
+
+
+@transaction.atomic
+def user_register(*, email: str, password: str, portal_slug: str, name: str = "", ip: str | None = None) -> bool:
+    """Sign up on a portal whose policy is open. True when a new account was made.
+
+    404 unknown or inactive portal; 403 sign-up not open or tenant suspended;
+    400 weak password; 409 the tenant's seat limit is reached. A known address
+    gets an "account exists" notice and nothing else changes; the caller
+    answers the same either way.
+    """
+    portal = portal_get_for_login(slug=portal_slug)
+    if portal.signup_policy != Portal.SignupPolicy.OPEN:
+        raise PermissionDenied("This portal does not accept sign-ups.")
+    if portal.tenant.status != Tenant.Status.ACTIVE:
+        raise PermissionDenied("This organisation is suspended.")
+    email = _normalize_email(email)
+    name = name.strip()
+    _validate_password(password, user=User(email=email, name=name), field="password")
+    # Hashed whether or not the address is known: the answer takes as long either way.
+    hashed = make_password(password)
+
+    with tenant_context(portal.tenant):
+        tenant = Tenant.objects.select_for_update().get(id=portal.tenant_id)
+        limit = plugs.seat_limit(tenant)
+        if limit is not None and seats_used(tenant=tenant) >= limit:
+            raise Conflict("This organisation cannot take new members at the moment.")
+
+        existing = User.objects.filter(email__iexact=email).first()
+        if existing is None:
+            user = User(email=email, name=name, password=hashed)
+            try:
+                with transaction.atomic():
+                    user.save()
+            except IntegrityError:  # the same address signed up a moment ago
+                existing = User.objects.get(email__iexact=email)
+
+        if existing is not None:
+            mail_send(
+                to=existing.email,
+                template="identity/mail/account_exists_notice",
+                context={
+                    "portal_name": portal.name,
+                    "login_link": _absolute(portal_login_path(portal=portal)),
+                    "reset_link": _absolute(password_reset_request_path(portal=portal)),
+                },
+                tenant=portal.tenant,
+            )
+            audit_record(actor=existing, action="auth.register_existing", ip=ip, data={"portal": portal.slug})
+            return False
+
+        Membership.objects.create(user=user, role=system_role("member"))
+        email_verify_mail_job.defer(tenant=portal.tenant, user_id=str(user.id), portal_slug=portal.slug)
+        audit_record(
+            tenant=portal.tenant,
+            actor=user,
+            action="auth.register",
+            target=("user", user.id),
+            ip=ip,
+            data={"portal": portal.slug, "role": "member"},
+        )
+    return True
+
+
+# --------------------------------------------------------------------------- e-mail verification
+
+
+def _verify_payload(key: str) -> tuple[UUID, str]:
+    try:
+        payload = signing.loads(key, salt=EMAIL_VERIFY_SALT, max_age=EMAIL_VERIFY_MAX_AGE_SECONDS)
+        if not isinstance(payload, dict):
+            raise ValueError("not a mapping")
+        return UUID(str(payload["u"])), str(payload["e"])
+    except (signing.BadSignature, KeyError, ValueError, TypeError) as exc:
+        raise ApplicationError(INVALID_VERIFY_KEY, errors={"key": [INVALID_VERIFY_KEY]}) from exc
+
+
+@transaction.atomic
+def email_verify(*, key: str, ip: str | None = None) -> User:
+    """Mark the address the key was sent to as verified. 400 for a bad, expired or spent key.
+
+    The conditional UPDATE (still unverified, still that address) is what makes
+    a key work once, also when two requests present it at the same moment.
+    """
+    user_id, email = _verify_payload(key)
+    updated = User.objects.filter(id=user_id, email__iexact=email, email_verified=False, is_active=True).update(
+        email_verified=True, updated_at=timezone.now()
+    )
+    if not updated:
+        raise ApplicationError(INVALID_VERIFY_KEY, errors={"key": [INVALID_VERIFY_KEY]})
+    user = User.objects.get(id=user_id)
+    audit_record(actor=user, action="auth.email_verified", target=("user", user.id), ip=ip)
+    return user
+
+
+@transaction.atomic
+def email_verification_resend(*, email: str, portal_slug: str | None = None, ip: str | None = None) -> None:
+    """Mail a new verification link if an active, unverified account has this address; else nothing."""
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True, email_verified=False).first()
+    if user is None:
+        logger.info("auth.verification_resend_ignored")
+        return
+    email_verify_mail_job.defer(tenant=None, user_id=str(user.id), portal_slug=portal_slug or "")
+    audit_record(actor=user, action="auth.verification_resent", ip=ip, data={"portal": portal_slug or ""})
+
+
+# --------------------------------------------------------------------------- password reset
+
+
+@transaction.atomic
+def password_reset_request(*, email: str, portal_slug: str | None = None, ip: str | None = None) -> None:
+    """Mail a reset link if an active account has this address (with or without a password); else nothing."""
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    if user is None:
+        logger.info("auth.password_reset_ignored")
+        return
+    password_reset_mail_job.defer(tenant=None, user_id=str(user.id), portal_slug=portal_slug or "")
+    audit_record(actor=user, action="auth.password_reset_requested", ip=ip, data={"portal": portal_slug or ""})
+
+
+def _user_from_uid(uid: str) -> User | None:
+    try:
+        user_id = UUID(force_str(urlsafe_base64_decode(uid)))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return User.objects.filter(id=user_id, is_active=True).first()
+
+
+def _invalid_reset() -> ApplicationError:
+    return ApplicationError(INVALID_RESET_LINK, errors={"token": [INVALID_RESET_LINK]})
+
+
+def password_reset_confirm(*, uid: str, token: str, new_password: str, ip: str | None = None) -> User:
+    """Set a new password from a mailed link; every session of the user ends.
+
+    400 for an invalid, used or expired link (all alike) and for a weak
+    password (the link then still works).
+    """
+    user = _user_from_uid(uid)
+    if user is None or not default_token_generator.check_token(user, token):
+        raise _invalid_reset()
+    _validate_password(new_password, user=user, field="new_password")
+    with transaction.atomic():
+        # Locked and checked again: of two requests with one token, the second sees the new hash.
+        locked = User.objects.select_for_update().filter(id=user.id, is_active=True).first()
+        if locked is None or not default_token_generator.check_token(locked, token):
+            raise _invalid_reset()
+        locked.set_password(new_password)
+        locked.email_verified = True  # the link was mailed there: the mailbox is theirs
+        locked.save(update_fields=["password", "email_verified", "updated_at"])
+        ended = sessions_revoke_user(user=locked, reason="password_reset", actor=locked, ip=ip)
+        audit_record(
+            actor=locked,
+            action="auth.password_reset",
+            target=("user", locked.id),
+            ip=ip,
+            data={"sessions_ended": ended},
+        )
+        _password_changed_notice(user=locked, reset=True)
+    lockout.lockout_clear(email=locked.email)
+    return locked
+
+
+# --------------------------------------------------------------------------- password change
+
+
+def password_change(
+    *,
+    user_id: UUID,
+    session_id: UUID,
+    tenant_id: UUID,
+    current_password: str,
+    new_password: str,
+    ip: str | None = None,
+) -> int:
+    """Change the caller's password; every other session of theirs ends. How many ended.
+
+    400 wrong current password (counted by the lockout like a failed sign-in,
+    so a stolen access token cannot be used to guess it) or weak new password;
+    429 while locked.
+    """
+    user = User.objects.filter(id=user_id, is_active=True).first()
+    if user is None:
+        raise TokenInvalid("This account is no longer active.")
+    tenant = Tenant.objects.get(id=tenant_id)
+    lockout.login_guard(email=user.email, ip=ip)
+    if not user.check_password(current_password):
+        lockout.login_failed(email=user.email, ip=ip)
+        audit_record(
+            tenant=tenant,
+            actor=user,
+            action="auth.password_change_failed",
+            target=("session", session_id),
+            ip=ip,
+            data={"reason": "wrong_current_password"},
+            durable=True,
+        )
+        raise ApplicationError(WRONG_CURRENT_PASSWORD, errors={"current_password": [WRONG_CURRENT_PASSWORD]})
+    _validate_password(new_password, user=user, field="new_password")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(id=user.id)
+        locked.set_password(new_password)
+        locked.save(update_fields=["password", "updated_at"])
+        ended = sessions_revoke_user(
+            user=locked, reason="password_changed", actor=locked, ip=ip, keep_session_id=session_id
+        )
+        audit_record(
+            tenant=tenant,
+            actor=locked,
+            action="auth.password_changed",
+            target=("session", session_id),
+            ip=ip,
+            data={"other_sessions_ended": ended},
+        )
+        _password_changed_notice(user=locked, reset=False)
+    lockout.login_succeeded(email=user.email, ip=ip)
+    return ended
