@@ -23,6 +23,8 @@ TESTING: bool = env.bool("ATRIUM_TESTING", default=False)
 CI: bool = env.bool("CI", default=False)
 
 SECRET_KEY: str = env.str("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
+# Previous secret keys, still accepted for signatures (sessions, reset links, backup codes) during a rotation.
+SECRET_KEY_FALLBACKS: list[str] = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 DATABASE_URL: str = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'atrium.sqlite3'}")
 REDIS_URL: str = env.str("REDIS_URL", default="")

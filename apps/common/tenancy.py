@@ -68,6 +68,15 @@ def require_tenant() -> TenantLike:
     return tenant
 
 
+def tenant_cache_key(*parts: object) -> str:
+    """A cache key in the current tenant's namespace (`t:<tenant id>:<parts>`); raises without a tenant.
+
+    Tenant data cached under a bare key would be served to whichever tenant asks
+    next: every tenant-owned cache entry goes through here.
+    """
+    return ":".join(["t", str(require_tenant().id), *(str(part) for part in parts)])
+
+
 def is_unscoped() -> bool:
     return _unscoped.get()
 

@@ -10,7 +10,7 @@ class IdentityConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.common.tenancy import register_tenant_loader
-        from apps.identity import checks, schema  # noqa: F401 - register the system check and OpenAPI scheme
+        from apps.identity import checks, schema, signals  # noqa: F401 - register checks, OpenAPI scheme, receivers
         from apps.identity.models import Tenant
 
         register_tenant_loader(lambda tenant_id: Tenant.objects.get(id=tenant_id))

@@ -19,6 +19,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from apps.common import request_context
 from apps.identity import revocation
+from apps.identity.throttling import shared_store
 from apps.identity.tokens import AtriumAccessToken
 
 logger = logging.getLogger("atrium.auth")
@@ -125,13 +126,15 @@ class BearerAuthentication(BaseAuthentication):
         except TokenError as exc:
             raise exceptions.AuthenticationFailed("The access token is invalid or expired.") from exc
         principal = principal_from_payload(token.payload)
-        result = revocation.check(
-            sid=str(principal.sid),
-            jti=principal.jti,
-            user_id=str(principal.user_id),
-            tenant_id=str(principal.tenant_id),
-            issued_at=principal.issued_at,
-        )
+        # Revocation cannot be checked without the shared cache: refuse (503) rather than trust.
+        with shared_store("The service cannot check sessions right now; try again in a moment."):
+            result = revocation.check(
+                sid=str(principal.sid),
+                jti=principal.jti,
+                user_id=str(principal.user_id),
+                tenant_id=str(principal.tenant_id),
+                issued_at=principal.issued_at,
+            )
         if result.revoked:
             raise exceptions.AuthenticationFailed("This session has ended; sign in again.")
         principal = Principal(**{**principal.__dict__, "rbac_version": result.rbac_version})

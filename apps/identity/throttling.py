@@ -63,13 +63,13 @@ SCOPES = (LOGIN, REFRESH, MFA_VERIFY, PASSWORD_RESET, EMAIL_RESEND, REGISTER)
 
 
 @contextmanager
-def shared_store() -> Iterator[None]:
-    """Turn an unreachable cache into a 503: sign-in throttling fails closed, without a traceback."""
+def shared_store(message: str = "Sign-in is unavailable right now; try again in a moment.") -> Iterator[None]:
+    """Turn an unreachable cache into a 503: security state fails closed, without a traceback."""
     try:
         yield
     except (RedisError, OSError) as exc:
-        logger.error("auth.throttle_store_unavailable", extra={"error": type(exc).__name__})
-        raise ServiceUnavailable("Sign-in is unavailable right now; try again in a moment.") from exc
+        logger.error("auth.shared_store_unavailable", extra={"error": type(exc).__name__})
+        raise ServiceUnavailable(message) from exc
 
 
 def digest(*parts: str) -> str:

@@ -187,7 +187,7 @@ class KidTokenBackend(TokenBackend):
         if key is None:
             raise TokenBackendError("Token key id is unknown")
         try:
-            return jwt.decode(
+            payload: dict[str, Any] = jwt.decode(
                 token,
                 key.public,
                 algorithms=[self.algorithm],
@@ -197,6 +197,11 @@ class KidTokenBackend(TokenBackend):
             )
         except jwt.InvalidTokenError as exc:
             raise TokenBackendError(f"Token is invalid: {type(exc).__name__}") from exc
+        # We never mint a longer-lived token: one that claims to be is forged (e.g. with a leaked key).
+        lifetime = payload["exp"] - payload["iat"]
+        if not isinstance(lifetime, int) or lifetime > settings.ACCESS_TOKEN_LIFETIME.total_seconds():
+            raise TokenBackendError("Token lifetime is longer than any token Atrium issues")
+        return payload
 
 
 _backend: KidTokenBackend | None = None

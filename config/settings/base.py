@@ -7,6 +7,7 @@ from config import env as E
 BASE_DIR = E.BASE_DIR
 DEBUG = E.DEBUG
 SECRET_KEY = E.SECRET_KEY
+SECRET_KEY_FALLBACKS = E.SECRET_KEY_FALLBACKS
 ALLOWED_HOSTS = E.ALLOWED_HOSTS
 
 INSTALLED_APPS = [
@@ -84,6 +85,16 @@ elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.sqlite3"
 
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if "sqlite" in DATABASES["default"]["ENGINE"]:
+    # The embedded default: writers queue (IMMEDIATE + busy timeout) instead of failing with
+    # "database is locked", and WAL lets readers and a writer work at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 if "postgresql" in DATABASES["default"]["ENGINE"]:
     # A probe or request answers 503 within seconds rather than hanging on a silent host.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)

@@ -396,7 +396,9 @@ _warned_sqlite = False
 def _second_connection_usable() -> bool:
     """Whether a second connection can commit while the caller's transaction is open.
 
-    PostgreSQL: always. SQLite has a single writer: Django's shared-cache in-memory
+    PostgreSQL: always. SQLite in IMMEDIATE transaction mode (Atrium's setting for
+    the embedded default): never, the caller already holds the one write lock.
+    Otherwise SQLite has a single writer: Django's shared-cache in-memory
     test database and WAL-mode files let another connection commit while this one
     holds a read transaction; a rollback-journal file does not (the commit waits
     for every reader), so there the event goes into the caller's transaction and
@@ -408,6 +410,12 @@ def _second_connection_usable() -> bool:
     global _warned_sqlite  # one warning per process, not one per failed login
     if connection.vendor != "sqlite":
         return True
+    if str(connection.settings_dict.get("OPTIONS", {}).get("transaction_mode", "")).upper() == "IMMEDIATE":
+        # The caller's transaction took SQLite's one write lock at BEGIN: no second writer can commit.
+        if not _warned_sqlite:
+            _warned_sqlite = True
+            logger.warning("audit.durable_unavailable", extra={"reason": "SQLite: one writer at a time"})
+        return False
     name = str(connection.settings_dict["NAME"])
     if "mode=memory" in name and "cache=shared" in name:
         return True

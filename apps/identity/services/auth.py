@@ -16,6 +16,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.common.exceptions import NotFound, PermissionDenied
@@ -210,14 +211,21 @@ def session_revoke(*, session: AuthSession, reason: str, actor: User | None = No
         )
 
 
+def sessions_end(*, sessions: QuerySet[AuthSession], reason: str) -> list[UUID]:
+    """Revoke every live session of `sessions`: rows (refresh stops) and cache marks (access stops)."""
+    now = timezone.now()
+    ids = list(sessions.filter(revoked_at__isnull=True, expires_at__gt=now).values_list("id", flat=True))
+    if ids:
+        AuthSession.objects.filter(id__in=ids, revoked_at__isnull=True).update(
+            revoked_at=now, revoke_reason=reason[:50]
+        )
+        revocation.revoke_sessions(ids)
+    return ids
+
+
 def sessions_revoke_for_member(*, tenant: Tenant, user_id: UUID | str, reason: str) -> int:
     """End every live session of a user in one tenant (member removed, role changed)."""
-    ids = list(
-        AuthSession.objects.filter(tenant=tenant, user_id=user_id, revoked_at__isnull=True).values_list("id", flat=True)
-    )
-    AuthSession.objects.filter(id__in=ids).update(revoked_at=timezone.now(), revoke_reason=reason)
-    revocation.revoke_sessions(ids)
-    return len(ids)
+    return len(sessions_end(sessions=AuthSession.objects.filter(tenant=tenant, user_id=user_id), reason=reason))
 
 
 def refresh_rotate(*, raw: str, client: ClientInfo) -> IssuedTokens:

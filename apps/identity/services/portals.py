@@ -39,9 +39,10 @@ from django.utils import timezone
 
 from apps.common.exceptions import ApplicationError, Conflict, NotFound
 from apps.common.tenancy import TenantLike
-from apps.identity import plugs, revocation
+from apps.identity import plugs
 from apps.identity.models import AuthSession, Membership, Portal, Role, Tenant, User
 from apps.identity.services.audit import audit_record
+from apps.identity.services.auth import sessions_end
 from apps.identity.services.tenants import SLUG_RE
 
 COLOR_RE: Final = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -321,12 +322,7 @@ def _end_sessions(portal: Portal, *, before: _Access) -> int:
             for sid, user_id, amr in live
             if roles.get(user_id) in dropped or (mfa_now_required and "otp" not in (amr or []))
         ]
-    if ended:
-        AuthSession.objects.filter(id__in=ended, revoked_at__isnull=True).update(
-            revoked_at=timezone.now(), revoke_reason="portal_changed"
-        )
-        revocation.revoke_sessions(ended)
-    return len(ended)
+    return len(sessions_end(sessions=AuthSession.objects.filter(id__in=ended), reason="portal_changed"))
 
 
 # --------------------------------------------------------------------------- writing

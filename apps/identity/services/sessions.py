@@ -26,7 +26,7 @@ from apps.common.exceptions import NotFound
 from apps.identity import revocation
 from apps.identity.models import AuthSession, Portal, Tenant, User
 from apps.identity.services.audit import audit_record
-from apps.identity.services.auth import session_revoke
+from apps.identity.services.auth import session_revoke, sessions_end
 
 logger = logging.getLogger("atrium.identity.sessions")
 
@@ -54,17 +54,6 @@ def session_revoke_own(*, user_id: UUID | str, session_id: UUID | str, ip: str |
 # --------------------------------------------------------------------------- bulk
 
 
-def _end(sessions: QuerySet[AuthSession], *, reason: str) -> list[UUID]:
-    """Revoke every live session of `sessions` (rows and cache marks); their ids."""
-    ids = list(sessions.filter(revoked_at__isnull=True, expires_at__gt=timezone.now()).values_list("id", flat=True))
-    if ids:
-        AuthSession.objects.filter(id__in=ids, revoked_at__isnull=True).update(
-            revoked_at=timezone.now(), revoke_reason=reason[:50]
-        )
-        revocation.revoke_sessions(ids)
-    return ids
-
-
 @transaction.atomic
 def sessions_revoke_user(
     *,
@@ -85,7 +74,7 @@ def sessions_revoke_user(
         sessions = sessions.exclude(id=keep_session_id)
     else:
         revocation.revoke_user_before_now(user.id)
-    ended = _end(sessions, reason=reason)
+    ended = sessions_end(sessions=sessions, reason=reason)
     audit_record(
         actor=actor,
         action="auth.sessions_revoked",
@@ -101,7 +90,7 @@ def sessions_revoke_portal(
     *, portal: Portal, reason: str = "revoke_all", actor: User | None = None, ip: str | None = None
 ) -> int:
     """End every session of one portal; how many ended (audited in the portal's tenant stream)."""
-    ended = _end(AuthSession.objects.filter(portal_id=portal.id), reason=reason)
+    ended = sessions_end(sessions=AuthSession.objects.filter(portal_id=portal.id), reason=reason)
     audit_record(
         tenant=portal.tenant,
         actor=actor,
@@ -119,7 +108,7 @@ def sessions_revoke_tenant(
 ) -> int:
     """End every session in one tenant; every access token it issued until now stops."""
     revocation.revoke_tenant_before_now(tenant.id)
-    ended = _end(AuthSession.objects.filter(tenant_id=tenant.id), reason=reason)
+    ended = sessions_end(sessions=AuthSession.objects.filter(tenant_id=tenant.id), reason=reason)
     audit_record(
         tenant=tenant,
         actor=actor,
@@ -146,7 +135,7 @@ def tenant_suspend(*, tenant: Tenant, actor: User | None = None, ip: str | None 
         Tenant.objects.filter(id=tenant.id).update(status=Tenant.Status.SUSPENDED, updated_at=timezone.now())
     tenant.status = Tenant.Status.SUSPENDED
     revocation.revoke_tenant_before_now(tenant.id)
-    ended = _end(AuthSession.objects.filter(tenant_id=tenant.id), reason="tenant_suspended")
+    ended = sessions_end(sessions=AuthSession.objects.filter(tenant_id=tenant.id), reason="tenant_suspended")
     if was != Tenant.Status.SUSPENDED:
         audit_record(
             tenant=tenant,
@@ -158,3 +147,10 @@ def tenant_suspend(*, tenant: Tenant, actor: User | None = None, ip: str | None 
         )
     logger.info("tenant.suspend", extra={"tenant_slug": tenant.slug, "sessions_ended": len(ended)})
     return len(ended)
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, actor: User | None = None, ip: str | None = None) -> int:
+    """Deactivate an account: it can no longer sign in, and every token it holds stops now."""
+    User.objects.filter(id=user.id).update(is_active=False)
+    return sessions_revoke_user(user=user, reason="deactivated", actor=actor, ip=ip)

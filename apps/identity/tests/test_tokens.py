@@ -257,3 +257,36 @@ def test_every_token_has_a_unique_jti_and_a_session(login, member, portal):
     assert a["jti"] != b["jti"]
     assert a["sid"] != b["sid"]
     uuid.UUID(a["sid"])
+
+
+def test_a_token_claiming_a_longer_life_than_we_issue_is_refused(signed_in):
+    """With a leaked key an attacker could mint month-long tokens; we never issue them."""
+    _, tokens = signed_in
+    claims = _claims(tokens["access"])
+    claims["exp"] = claims["iat"] + 30 * 24 * 3600
+    assert _status(_sign(claims)) == 401
+
+
+def test_cache_down_during_authentication_is_503_not_500(signed_in, settings):
+    from django.core.cache import caches
+
+    from apps.common.tests.jobs_fixtures import closed_port
+
+    _, tokens = signed_in
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1},
+        }
+    }
+    caches._settings = None  # type: ignore[attr-defined]
+    try:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+        response = client.get(ME)
+        assert response.status_code == 503
+        assert response["Content-Type"] == "application/problem+json"
+        assert "Traceback" not in response.content.decode()
+    finally:
+        caches._settings = None  # type: ignore[attr-defined]

@@ -17,6 +17,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.identity.tokens import generate_key_file, keyring
 
+CLOCK_SKEW_SECONDS = 300
+
 
 class Command(BaseCommand):
     help = "Manage the JWT signing keys: add (rotate), list, prune old keys."
@@ -33,6 +35,8 @@ class Command(BaseCommand):
         if action == "add":
             path = generate_key_file(directory)
             self.stdout.write(self.style.SUCCESS(f"added {path.name}; kid {keyring.signing_key().kid} signs from now"))
+            if settings.JWT_PRIVATE_KEY:
+                self.stdout.write(self.style.WARNING("JWT_PRIVATE_KEY is set: that key keeps signing until unset."))
             self.stdout.write("keep the previous key until its tokens expire, then run `manage.py jwt_keys prune`.")
         elif action == "list":
             keys = keyring.keys()
@@ -51,8 +55,10 @@ class Command(BaseCommand):
             return
         newest = files[-1]
         age = datetime.now(tz=UTC).timestamp() - newest.stat().st_mtime
-        if age < settings.ACCESS_TOKEN_LIFETIME.total_seconds() and not force:
-            wait = int(settings.ACCESS_TOKEN_LIFETIME.total_seconds() - age) + 1
+        # Access tokens live ACCESS_TOKEN_LIFETIME; the margin covers clocks that disagree.
+        safe_after = settings.ACCESS_TOKEN_LIFETIME.total_seconds() + CLOCK_SKEW_SECONDS
+        if age < safe_after and not force:
+            wait = int(safe_after - age) + 1
             raise CommandError(
                 f"The newest key is {int(age)}s old: tokens signed by the previous key may still be alive. "
                 f"Wait {wait}s, or pass --yes."

@@ -1,0 +1,127 @@
+"""Refresh rotation under a race, and accounts that go away while their tokens are alive."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from apps.common.tenancy import unscoped
+from apps.identity.models import AuthSession, User
+from apps.identity.services.sessions import user_deactivate
+from apps.identity.tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REFRESH = "/api/v1/identity/auth/refresh/"
+ME = "/api/v1/identity/auth/me/"
+
+
+def _refresh_in_parallel(raw: str, n: int) -> list[int]:
+    barrier = threading.Barrier(n)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        client = APIClient(REMOTE_ADDR=f"10.9.0.{threading.get_ident() % 200 + 1}")
+        barrier.wait(timeout=10)
+        try:
+            status = client.post(REFRESH, {"refresh": raw}).status_code
+        finally:
+            connection.close()
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return statuses
+
+
+@pytest.mark.postgres
+def test_twenty_parallel_refreshes_of_one_token_yield_exactly_one_success(login, member, portal):
+    tokens = login(member(), portal)
+    statuses = _refresh_in_parallel(tokens["refresh"], 20)
+    assert len(statuses) == 20
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 401}
+
+
+RACE_SCRIPT = """
+import json, threading
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from apps.identity.tests.factories import PortalFactory, TenantFactory, UserFactory, make_membership
+call_command("migrate", verbosity=0)
+tenant = TenantFactory(slug="race")
+portal = PortalFactory(tenant=tenant, slug="race")
+user = UserFactory(email="race@example.test")
+make_membership(user=user, tenant=tenant)
+raw = Client().post("/api/v1/identity/auth/login/", {"email": user.email, "password": "correct horse battery staple",
+    "portal": "race"}, content_type="application/json").json()["refresh"]
+barrier, statuses = threading.Barrier(20), []
+def worker():
+    barrier.wait(timeout=10)
+    statuses.append(Client().post("/api/v1/identity/auth/refresh/", {"refresh": raw},
+        content_type="application/json").status_code)
+    connection.close()
+threads = [threading.Thread(target=worker) for _ in range(20)]
+[t.start() for t in threads]
+[t.join(timeout=60) for t in threads]
+print(json.dumps(statuses))
+"""
+
+
+@pytest.mark.django_db(transaction=False)
+def test_twenty_parallel_refreshes_on_a_sqlite_file_database_yield_one_success(tmp_path):
+    """The embedded SQLite default (a file, with its busy timeout) serialises writers the same way."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+    env |= {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'race.sqlite3'}",
+        "ATRIUM_THROTTLE_RATES": "refresh=none,login=none",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", RACE_SCRIPT], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    statuses = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(statuses) == 20
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) == {200, 401}, statuses
+
+
+def test_a_deactivated_user_is_cut_off_at_the_next_request(api, login, member, portal):
+    user = member()
+    tokens = login(user, portal)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert api.get(ME).status_code == 200
+    assert user_deactivate(user=user) == 1
+    assert api.get(ME).status_code == 401
+    assert APIClient().post(REFRESH, {"refresh": tokens["refresh"]}).status_code == 401
+    relogin = APIClient().post(
+        "/api/v1/identity/auth/login/", {"email": user.email, "password": PASSWORD, "portal": portal.slug}
+    )
+    assert relogin.status_code == 401
+    assert not AuthSession.objects.filter(user=user, revoked_at__isnull=True).exists()
+
+
+def test_a_deleted_users_access_token_stops_working(api, login, member, portal):
+    user = member()
+    tokens = login(user, portal)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert api.get(ME).status_code == 200
+    with unscoped():  # deleting a user cascades into every tenant: operator code
+        User.objects.filter(id=user.id).delete()
+    assert api.get(ME).status_code == 401
