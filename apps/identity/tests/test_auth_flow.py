@@ -99,3 +99,43 @@ def test_me_without_token_is_401_with_bearer_challenge(api):
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_unknown_email_still_runs_one_password_hash_verification(api, portal, monkeypatch):
+    """No enumeration by timing: the hasher's verify runs for unknown e-mails too (checked structurally)."""
+    from django.contrib.auth.hashers import get_hasher
+
+    hasher_class = type(get_hasher())
+    calls: list[str] = []
+    real_verify = hasher_class.verify
+
+    def counting_verify(self, password, encoded):
+        calls.append(password)
+        return real_verify(self, password, encoded)
+
+    monkeypatch.setattr(hasher_class, "verify", counting_verify)
+    response = api.post(
+        "/api/v1/identity/auth/login/", {"email": "ghost@example.test", "password": "guess", "portal": portal.slug}
+    )
+    assert response.status_code == 401
+    assert calls == ["guess"]
+
+
+def test_case_variants_of_an_email_sign_in_to_the_same_account(api, member, portal):
+    user = member()
+    response = api.post(
+        "/api/v1/identity/auth/login/", {"email": user.email.upper(), "password": PASSWORD, "portal": portal.slug}
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/identity/auth/login/", "/api/v1/identity/auth/refresh/"])
+def test_token_responses_are_never_cached(api, login, member, portal, path):
+    tokens = login(member(), portal)
+    body = (
+        {"email": "x@example.test", "password": "x", "portal": portal.slug}
+        if path.endswith("login/")
+        else {"refresh": tokens["refresh"]}
+    )
+    response = api.post(path, body)
+    assert "no-store" in response["Cache-Control"]
