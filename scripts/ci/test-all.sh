@@ -2,6 +2,7 @@
 # `make test`: every check in the order that fails fastest.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+mkdir -p var  # generated files (the OpenAPI document, dev keys) live here; a fresh clone has none
 started=$(date +%s)
 scripts/ci/lint.sh
 scripts/ci/typecheck.sh
