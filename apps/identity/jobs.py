@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -42,29 +43,42 @@ def set_password_mail_job(*, tenant: TenantLike | None, user_id: str, portal_slu
     )
 
 
+def _mail_link(
+    *, user: User | None, portal_slug: str, template: str, event: str, link: Callable[[User, Portal], str], days: int
+) -> None:
+    """Mail `user` a link into the portal ARCHITECTURE §3 picks; skipped (and logged) when there is none."""
+    if user is None:
+        logger.info(f"auth.{event}_mail_skipped")
+        return
+    portal = mail_portal_for(user=user, requested_slug=portal_slug or None)
+    if portal is None:
+        logger.warning(f"auth.{event}_mail_no_portal", extra={"user_id": str(user.id)})
+        return
+    mail_send_job(
+        tenant=portal.tenant,
+        to=[user.email],
+        template=template,
+        context={
+            "link": settings.PUBLIC_BASE_URL.rstrip("/") + link(user, portal),
+            "portal_name": portal.name,
+            "valid_days": days,
+        },
+    )
+
+
 @tenant_job(queue="mail")
 def email_verify_mail_job(*, tenant: TenantLike | None, user_id: str, portal_slug: str = "") -> None:
     """Mail a user the link that confirms their address; the key is minted here, at send time.
 
     Nothing is sent to a user who is inactive, already verified, or has no portal to link to.
     """
-    user = User.objects.filter(id=user_id, is_active=True, email_verified=False).first()
-    if user is None:
-        logger.info("auth.verification_mail_skipped", extra={"user_id": user_id})
-        return
-    portal = mail_portal_for(user=user, requested_slug=portal_slug or None)
-    if portal is None:
-        logger.warning("auth.verification_mail_no_portal", extra={"user_id": user_id})
-        return
-    mail_send_job(
-        tenant=portal.tenant,
-        to=[user.email],
+    _mail_link(
+        user=User.objects.filter(id=user_id, is_active=True, email_verified=False).first(),
+        portal_slug=portal_slug,
         template="identity/mail/verify_email",
-        context={
-            "link": settings.PUBLIC_BASE_URL.rstrip("/") + email_verify_path(user=user, portal=portal),
-            "portal_name": portal.name,
-            "valid_days": EMAIL_VERIFY_MAX_AGE_SECONDS // 86400,
-        },
+        event="verification",
+        link=lambda user, portal: email_verify_path(user=user, portal=portal),
+        days=EMAIL_VERIFY_MAX_AGE_SECONDS // 86400,
     )
 
 
@@ -77,21 +91,11 @@ def password_reset_mail_job(*, tenant: TenantLike | None, user_id: str, portal_s
     ARCHITECTURE §3: the one asked for if the user may enter it, else their
     latest sign-in's, else the first of their oldest membership.
     """
-    user = User.objects.filter(id=user_id, is_active=True).first()
-    if user is None:
-        logger.info("auth.password_reset_mail_skipped", extra={"user_id": user_id})
-        return
-    portal = mail_portal_for(user=user, requested_slug=portal_slug or None)
-    if portal is None:
-        logger.warning("auth.password_reset_mail_no_portal", extra={"user_id": user_id})
-        return
-    mail_send_job(
-        tenant=portal.tenant,
-        to=[user.email],
+    _mail_link(
+        user=User.objects.filter(id=user_id, is_active=True).first(),
+        portal_slug=portal_slug,
         template="identity/mail/password_reset",
-        context={
-            "link": settings.PUBLIC_BASE_URL.rstrip("/") + password_set_path(user=user, portal=portal),
-            "portal_name": portal.name,
-            "valid_days": max(settings.PASSWORD_RESET_TIMEOUT // 86400, 1),
-        },
+        event="password_reset",
+        link=lambda user, portal: password_set_path(user=user, portal=portal),
+        days=max(settings.PASSWORD_RESET_TIMEOUT // 86400, 1),
     )
