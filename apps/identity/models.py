@@ -226,7 +226,9 @@ class Invitation(TenantScopedModel):
         REVOKED = "revoked"
 
     email = models.EmailField(max_length=254)
-    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+")
+    # Deleting a custom role keeps the invitations that once offered it: the code stays on record.
+    role = models.ForeignKey(Role, on_delete=models.SET_NULL, null=True, related_name="+")
+    role_code = models.SlugField(max_length=50, default="")
     invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     expires_at = models.DateTimeField()
@@ -237,6 +239,11 @@ class Invitation(TenantScopedModel):
             models.Index(fields=["tenant", "created_at", "id"], name="identity_invite_tenant_created"),
             models.Index(fields=["tenant", "status"], name="identity_invite_tenant_status"),
         ]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.role is not None and not self.role_code:
+            self.role_code = self.role.code
+        super().save(*args, **kwargs)
 
 
 class InvitationToken(models.Model):

@@ -70,7 +70,7 @@ def _render(invitation: Invitation) -> dict[str, Any]:
     return {
         "id": invitation.id,
         "email": invitation.email,
-        "role": invitation.role.code,
+        "role": invitation.role_code,
         "status": invitations.invitation_display_status(invitation),
         "expires_at": invitation.expires_at,
         "created_at": invitation.created_at,

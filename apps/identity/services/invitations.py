@@ -173,7 +173,7 @@ def invitation_revoke(
         action="invitation.revoked",
         target=invitation,
         ip=ip,
-        data={"role": invitation.role.code},
+        data={"role": invitation.role_code},
     )
     return invitation
 
@@ -228,7 +228,7 @@ def invitation_send_job(*, tenant: TenantLike | None, invitation_id: str) -> Non
             + invitation_accept_path(portal_slug=portal.slug, raw_token=raw),
             "tenant_name": portal.tenant.name,
             "portal_name": portal.name,
-            "role_name": invitation.role.name,
+            "role_name": invitation.role.name if invitation.role is not None else invitation.role_code,
             "inviter": (inviter.name or inviter.email) if inviter is not None else "",
             "valid_days": INVITATION_TTL_DAYS,
         },
@@ -292,7 +292,7 @@ def invitation_accept(
             .filter(id=token.invitation_id, status=Invitation.Status.PENDING, expires_at__gt=now)
             .first()
         )
-        if invitation is None:
+        if invitation is None or invitation.role is None:
             raise ApplicationError(INVALID_INVITATION)
         # The conditional update is the single-use guarantee: a parallel accept finds it used.
         if not InvitationToken.objects.filter(token_hash=token_hash, used_at__isnull=True).update(used_at=now):

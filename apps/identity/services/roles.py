@@ -187,14 +187,13 @@ def role_delete(*, tenant: Tenant, actor: User, code: str, ip: str | None = None
         raise Conflict("System roles cannot be deleted.", reason="system_role")
     if Membership.objects.filter(role=role).exists():
         raise Conflict("Members hold this role; give them another role first.", reason="in_use")
-    invitations = Invitation.objects.filter(role=role)
     live = Q(status=Invitation.Status.PENDING, expires_at__gt=timezone.now())
-    if invitations.filter(live).exists():
+    if Invitation.objects.filter(live, role=role).exists():
         raise Conflict("A pending invitation offers this role; revoke it first.", reason="in_use")
     role_id, permissions = role.id, list(role.permissions or [])
     try:
         with transaction.atomic():
-            finished, _ = invitations.exclude(live).delete()
+            # Finished invitations stay on record: their role becomes NULL, their role_code remains.
             role.delete()
     except ProtectedError as exc:
         raise Conflict("This role is still referenced and cannot be deleted.", reason="in_use") from exc
@@ -205,5 +204,5 @@ def role_delete(*, tenant: Tenant, actor: User, code: str, ip: str | None = None
         action="role.deleted",
         target=("identity.role", role_id),
         ip=ip,
-        data={"code": code, "permissions": permissions, "finished_invitations_removed": finished},
+        data={"code": code, "permissions": permissions},
     )

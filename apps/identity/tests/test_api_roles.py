@@ -245,11 +245,16 @@ def test_admin_deletes_an_unused_custom_role(api_client, member, portal, tenant)
     client = api_client(member("admin"), portal)
     # A finished invitation that offered the role does not keep it alive.
     with tenant_context(tenant):
-        Invitation.objects.create(
+        old = Invitation.objects.create(
             email="old@example.test", role=role, status=Invitation.Status.REVOKED, expires_at=timezone.now()
         )
     assert client.delete(f"{ROLES}support/").status_code == 204
     assert role_row(tenant, "support") is None
+    # No data lost: the finished invitation stays, remembering the role it offered.
+    with tenant_context(tenant):
+        old.refresh_from_db()
+    assert old.role_id is None
+    assert old.role_code == "support"
     assert "support" not in [r["code"] for r in client.get(ROLES).json()["results"]]
     (event,) = audit_events(tenant, "role.deleted")
     assert event.data["code"] == "support"
