@@ -99,6 +99,9 @@ def tenant_context(tenant: TenantLike | None) -> Iterator[TenantLike | None]:
 
     The database's transaction-local tenant setting follows the context, so it
     cannot outlive the block or leak to the next user of a pooled connection.
+    Inside an outer transaction the block takes no savepoint: an exception that
+    leaves it dooms that transaction (as an erroring request should); code that
+    wants to catch and carry on wraps its own `transaction.atomic()` inside.
     """
     outer = _current.get()
     # A setting made in a transaction we open dies with it: nothing to restore then.
@@ -124,12 +127,14 @@ def unscoped() -> Iterator[None]:
     PostgreSQL, the row-level security policies admit every row.
     """
     outer = _unscoped.get()
+    opens_transaction = not transaction.get_connection().in_atomic_block
     with transaction.atomic(savepoint=False):
         token = _unscoped.set(True)
         try:
             rls.apply_bypass(True)
             yield
-            _restore(lambda: rls.apply_bypass(outer))
+            if not opens_transaction:
+                _restore(lambda: rls.apply_bypass(outer))
         finally:
             _unscoped.reset(token)
 
@@ -145,10 +150,6 @@ def _restore(apply: Callable[[], None]) -> None:
 
 
 _M = TypeVar("_M", bound=models.Model)
-
-
-class TenantScopedQuerySet(models.QuerySet[_M]):
-    pass
 
 
 class TenantScopedManager(models.Manager[_M]):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any, ClassVar
 
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from rest_framework import viewsets
 from rest_framework.authentication import BaseAuthentication
@@ -69,11 +69,9 @@ class TenantViewSet(TenantScopedViewMixin, viewsets.GenericViewSet):
         raise NotImplementedError("A TenantViewSet supplies scoped_queryset().")
 
     def get_queryset(self) -> QuerySet[Any]:
+        # The queryset is the tenant's own, so `get_object` finds no other tenant's id (404).
         return self.scoped_queryset()
 
-    def get_object(self) -> Model:
-        # The queryset is the tenant's own: another tenant's id is simply not found (404).
-        return super().get_object()
 
 
 class PublicAPIView(APIView):
