@@ -73,7 +73,6 @@ class TenantViewSet(TenantScopedViewMixin, viewsets.GenericViewSet):
         return self.scoped_queryset()
 
 
-
 class PublicAPIView(APIView):
     """No authentication: for endpoints API.md marks public (login, portal metadata, ...)."""
 
