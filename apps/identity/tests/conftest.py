@@ -37,3 +37,30 @@ def api_client(login):  # type: ignore[no-untyped-def]
         return client
 
     return make
+
+
+@pytest.fixture
+def rbac_seeded(db, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    """Permissions and system roles as `seed_rbac` makes them, and a fresh in-process role map.
+
+    The on-commit RBAC version bump runs as a real commit would run it.
+    """
+    from apps.identity import rbac
+    from apps.identity.services.rbac import rbac_seed
+
+    rbac.declared_catalogue.cache_clear()
+    rbac.reset_role_map()
+    with django_capture_on_commit_callbacks(execute=True):
+        rbac_seed()
+    yield
+    rbac.reset_role_map()
+
+
+@pytest.fixture
+def admin(member):  # type: ignore[no-untyped-def]
+    return member("admin")
+
+
+@pytest.fixture
+def admin_api(api_client, admin, portal):  # type: ignore[no-untyped-def]
+    return api_client(admin, portal)

@@ -7,7 +7,6 @@ from typing import Any
 from apps.common.tenancy import tenant_context, unscoped
 from apps.identity import rbac
 from apps.identity.models import AuditEvent, Membership, Role
-from apps.identity.services.rbac import rbac_seed
 
 MEMBERS = "/api/v1/identity/members/"
 ROLES = "/api/v1/identity/roles/"
@@ -18,14 +17,6 @@ REFRESH = "/api/v1/identity/auth/refresh/"
 # Identity may not import billing (import-linter layers): its codes are spelled out.
 MANAGE_SUBSCRIPTION = "billing.manage_subscription"
 VIEW_INVOICE = "billing.view_invoice"
-
-
-def seed(capture_on_commit: Any) -> None:
-    """Seed the catalogue and system roles, running the on-commit version bump as a commit would."""
-    rbac.declared_catalogue.cache_clear()
-    rbac.reset_role_map()
-    with capture_on_commit(execute=True):
-        rbac_seed()
 
 
 def custom_role(tenant: Any, code: str, permissions: list[str], *, name: str | None = None) -> Role:

@@ -11,32 +11,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.common.tenancy import tenant_context
-from apps.identity import rbac
 from apps.identity.models import AuditEvent
 from apps.identity.services.audit import audit_record
-from apps.identity.services.rbac import rbac_seed
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded")]
 
 EVENTS = "/api/v1/identity/audit-events/"
-
-
-@pytest.fixture(autouse=True)
-def _seeded(db, django_capture_on_commit_callbacks):
-    rbac.declared_catalogue.cache_clear()
-    rbac.reset_role_map()
-    with django_capture_on_commit_callbacks(execute=True):
-        rbac_seed()
-
-
-@pytest.fixture
-def admin(member):
-    return member("admin")
-
-
-@pytest.fixture
-def admin_api(api_client, admin, portal):
-    return api_client(admin, portal)
 
 
 def record(tenant, n, *, actor=None, prefix="test.event"):

@@ -16,13 +16,12 @@ from rest_framework.test import APIClient
 
 from apps.common.models import OutboxMessage
 from apps.common.tenancy import tenant_context
-from apps.identity import plugs, rbac
+from apps.identity import plugs
 from apps.identity.models import AuditEvent, Invitation, InvitationToken, Membership, Role, User
-from apps.identity.services.rbac import rbac_seed
 from apps.identity.tests.conftest import PASSWORD
 from apps.identity.tests.factories import UserFactory, make_membership
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded")]
 
 LIST = "/api/v1/identity/invitations/"
 ACCEPT = "/api/v1/identity/invitations/accept/"
@@ -32,24 +31,6 @@ LINK_RE = re.compile(r"(https?://\S+)/portal/(?P<portal>[\w-]+)/invitations/acce
 
 def detail(invitation_id) -> str:
     return f"{LIST}{invitation_id}/"
-
-
-@pytest.fixture(autouse=True)
-def _seeded(db):
-    rbac.reset_role_map()
-    rbac_seed()
-    yield
-    rbac.reset_role_map()
-
-
-@pytest.fixture
-def admin(member):
-    return member("admin")
-
-
-@pytest.fixture
-def admin_api(api_client, admin, portal):
-    return api_client(admin, portal)
 
 
 @pytest.fixture

@@ -18,15 +18,9 @@ from apps.identity.tests.members_roles_support import (
     custom_role,
     membership_exists,
     membership_of,
-    seed,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _seeded(db, django_capture_on_commit_callbacks):
-    seed(django_capture_on_commit_callbacks)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded")]
 
 
 def _detail(user, tenant) -> str:

@@ -12,31 +12,12 @@ from rest_framework.test import APIClient
 from apps.common.tenancy import tenant_context
 from apps.identity import plugs, rbac
 from apps.identity.models import AuditEvent, Membership, Portal, Role
-from apps.identity.services.rbac import rbac_seed
 from apps.identity.tests.factories import PortalFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded")]
 
 PORTALS = "/api/v1/identity/portals/"
 ME = "/api/v1/identity/auth/me/"
-
-
-@pytest.fixture(autouse=True)
-def _seeded(db, django_capture_on_commit_callbacks):
-    rbac.declared_catalogue.cache_clear()
-    rbac.reset_role_map()
-    with django_capture_on_commit_callbacks(execute=True):
-        rbac_seed()
-
-
-@pytest.fixture
-def admin(member):
-    return member("admin")
-
-
-@pytest.fixture
-def admin_api(api_client, admin, portal):
-    return api_client(admin, portal)
 
 
 def _events(tenant, action):

@@ -21,15 +21,9 @@ from apps.identity.tests.members_roles_support import (
     audit_events,
     custom_role,
     role_row,
-    seed,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _seeded(db, django_capture_on_commit_callbacks):
-    seed(django_capture_on_commit_callbacks)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded")]
 
 
 def _holder(tenant, portal, code: str):

@@ -6,14 +6,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.identity.tests.factories import PortalFactory
-from apps.identity.tests.members_roles_support import TENANT, custom_role, seed
+from apps.identity.tests.members_roles_support import TENANT, custom_role
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _seeded(db, django_capture_on_commit_callbacks):
-    seed(django_capture_on_commit_callbacks)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded")]
 
 
 @pytest.mark.parametrize("role", ["owner", "admin", "member"])

@@ -10,25 +10,15 @@ from django.db import connection
 
 from apps.common.models import IdempotencyRecord
 from apps.common.tenancy import tenant_context
-from apps.identity import rbac
 from apps.identity.models import Invitation, InvitationToken, Membership, User
-from apps.identity.services.rbac import rbac_seed
 from apps.identity.tests.factories import PortalFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded")]
 
 LIST = "/api/v1/identity/invitations/"
 ACCEPT = "/api/v1/identity/invitations/accept/"
 TOKEN_RE = re.compile(r"/invitations/accept/\?token=([\w-]+)")
 PASSWORD = "a brand new passphrase 42"
-
-
-@pytest.fixture(autouse=True)
-def _seeded(db):
-    rbac.reset_role_map()
-    rbac_seed()
-    yield
-    rbac.reset_role_map()
 
 
 @pytest.fixture

@@ -20,15 +20,9 @@ from apps.identity.tests.members_roles_support import (
     membership_exists,
     membership_of,
     role_row,
-    seed,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _seeded(db, django_capture_on_commit_callbacks):
-    seed(django_capture_on_commit_callbacks)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded")]
 
 
 @pytest.fixture

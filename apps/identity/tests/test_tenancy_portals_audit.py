@@ -15,24 +15,14 @@ import pytest
 from django.forms.models import model_to_dict
 
 from apps.common.tenancy import tenant_context
-from apps.identity import rbac
 from apps.identity.models import AuditEvent, Portal, Role
 from apps.identity.services.audit import audit_record
-from apps.identity.services.rbac import rbac_seed
 from apps.identity.tests.factories import PortalFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded")]
 
 PORTALS = "/api/v1/identity/portals/"
 EVENTS = "/api/v1/identity/audit-events/"
-
-
-@pytest.fixture(autouse=True)
-def _seeded(db, django_capture_on_commit_callbacks):
-    rbac.declared_catalogue.cache_clear()
-    rbac.reset_role_map()
-    with django_capture_on_commit_callbacks(execute=True):
-        rbac_seed()
 
 
 @pytest.fixture
