@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.common.exceptions import NotFound
+from apps.common.tenancy import unscoped
 from apps.identity.authentication import Principal
 from apps.identity.models import Membership, Portal, Tenant, User
 
@@ -36,7 +37,7 @@ def member_list(*, tenant: Tenant) -> QuerySet[Membership]:
 
 
 def user_get_by_email(*, email: str) -> User | None:
-    return User.objects.filter(email__iexact=email.strip()).first()
+    return User.objects.by_email(email).first()
 
 
 def me_get(*, principal: Principal) -> tuple[User, Tenant, Portal]:
@@ -49,3 +50,14 @@ def me_get(*, principal: Principal) -> tuple[User, Tenant, Portal]:
 def user_mfa_enabled(*, user: User) -> bool:
     """Whether the user has a confirmed second factor (a TOTP device; backup codes only come with one)."""
     return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
+
+
+def user_audit_tenants(*, user: User) -> list[Tenant]:
+    """The tenants whose audit trail shows `user`'s account events: active memberships, tenant not offboarded.
+
+    The user's own memberships across tenants, read through the named escape
+    and filtered to this one user (as `links.py` does for the sign-in link).
+    """
+    with unscoped():
+        tenant_ids = Membership.all_tenants.filter(user=user, status=Membership.Status.ACTIVE).values("tenant_id")
+        return list(Tenant.objects.filter(id__in=tenant_ids).exclude(status=Tenant.Status.OFFBOARDED).order_by("id"))

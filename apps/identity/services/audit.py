@@ -16,7 +16,28 @@ the head row, which also serialises them: `seq` is the head's count + 1, never
 
 `audit_chain_verify` recomputes all of it; `manage.py verify_audit_chain` is
 its command-line face. Reads for the API (`audit_event_list`) live here too,
-next to the model they read, because `selectors.py` is owned elsewhere.
+next to the model they read.
+
+Events about a user's account — their password, their second factor — are
+recorded by `audit_record_user_event`, in more than one stream. The account is
+global (one password and one authenticator for every tenant the user belongs
+to), so a tenant admin answering "who turned off MFA?" or "when did this
+member last change their password?" needs the event in *their* stream; the
+platform stream gets it too, for operators. The decision: the platform stream
+plus every tenant where the user has an active membership (of a tenant not
+offboarded), plus the acting session's tenant when there is one. Not only the
+session's tenant: a member of two tenants who changes their password from one
+has changed it for the other, whose admin must see it as well; and a password
+reset has no session at all. Suspended members and offboarded tenants are
+left out — their admins no longer vouch for the account. Each copy is its own
+link in its own chain (same action, actor, target `("user", id)` and data); the
+streams are written platform first, then tenants by id, so two writers always
+lock heads in the same order.
+
+What the tenant's auditors read must never hold a credential. `data` of a user
+event is passed through `audit_data_redacted` before it is stored, and the API
+passes every event's `data` through it again on the way out (older rows, and
+events recorded with plain `audit_record`): one key-based rule, in one place.
 """
 
 from __future__ import annotations
@@ -25,6 +46,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,9 +59,10 @@ from django.db import DatabaseError, connection, connections, models, transactio
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.common.logging import redact
+from apps.common.logging import redact, redact_text
 from apps.common.tenancy import TenantLike, tenant_context, unscoped
 from apps.identity.models import AuditEvent, AuditHead, PlatformAuditEvent, Tenant, User
+from apps.identity.selectors import user_audit_tenants
 
 logger = logging.getLogger("atrium.audit")
 
@@ -495,6 +518,127 @@ def _log(draft: _Draft, event: AnyAuditEvent) -> None:
             "audit_data": redact(draft.data),
         },
     )
+
+
+# --------------------------------------------------------------------------- a user's account events
+
+
+def audit_record_user_event(
+    *,
+    user: User,
+    action: str,
+    ip: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    tenant: Tenant | None = None,
+    durable: bool = False,
+) -> list[AnyAuditEvent]:
+    """Record an event of `user`'s own account in the platform stream and in each of their tenants' streams.
+
+    The user is both actor and target (`("user", id)`). The tenants are those
+    of the user's active memberships (see the module docstring) plus `tenant`,
+    the acting session's tenant, if given. `data` is redacted before it is
+    stored: a password, token, code or secret put there by mistake is never
+    written. Returns the events written, the platform one first.
+
+    Callers: MFA enrolment, disabling, new backup codes and the MFA lock
+    (`services/mfa.py`); password reset and change (`services/accounts.py`).
+    `durable` is as for `audit_record`, applied to every copy.
+    """
+    clean = audit_data_redacted(action=action, data=_normalize_data(data))
+    tenants = {t.id: t for t in user_audit_tenants(user=user)}
+    if tenant is not None and tenant.status != Tenant.Status.OFFBOARDED:
+        tenants.setdefault(tenant.id, tenant)
+    events = [audit_record(actor=user, action=action, target=("user", user.id), ip=ip, data=clean, durable=durable)]
+    for tenant_id in sorted(tenants, key=str):
+        events.append(
+            audit_record(
+                tenant=tenants[tenant_id],
+                actor=user,
+                action=action,
+                target=("user", user.id),
+                ip=ip,
+                data=clean,
+                durable=durable,
+            )
+        )
+    return events
+
+
+# --------------------------------------------------------------------------- redaction
+
+REDACTED: Final = "[REDACTED]"
+# A key is split into words (`backup_codes`, `backupCode` → backup, code); any of these words marks a credential.
+_SECRET_WORDS: Final = frozenset(
+    {
+        "password",
+        "passwd",
+        "passphrase",
+        "pwd",
+        "token",
+        "secret",
+        "key",
+        "apikey",
+        "code",
+        "otp",
+        "totp",
+        "pin",
+        "hash",
+        "salt",
+        "signature",
+        "cookie",
+        "authorization",
+        "csrf",
+        "credential",
+        "credentials",
+    }
+)
+# ... and these anywhere in a word (`newpassword`, `accesstoken`, `clientsecret`).
+_SECRET_FRAGMENTS: Final = ("password", "passwd", "secret", "token", "apikey", "credential")
+# Top-level keys that look like a credential but are not one in these actions: a role's `code` is its slug.
+_PUBLIC_KEYS: Final = {"role.": frozenset({"code"})}
+_CAMEL: Final = re.compile(r"([a-z0-9])([A-Z])")
+_NON_WORD: Final = re.compile(r"[^a-z0-9]+")
+
+
+def _secret_key(key: str) -> bool:
+    lowered = _CAMEL.sub(r"\1_\2", key).lower()
+    words = {w for w in _NON_WORD.split(lowered) if w}
+    # Plurals too: `backup_codes`, `keys`, `hashes`.
+    words |= {w[:-1] for w in words if w.endswith("s")} | {w[:-2] for w in words if w.endswith("es")}
+    return bool(words & _SECRET_WORDS) or any(fragment in lowered for fragment in _SECRET_FRAGMENTS)
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): REDACTED if _secret_key(str(k)) else _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(v) for v in value]
+    if isinstance(value, str):
+        # Free text (an admin's `reason`) can still carry `password: …`, a bearer token or a JWT.
+        return redact_text(value, ())
+    return value
+
+
+def audit_data_redacted(*, action: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`data` as a tenant's auditors may see it: every value under a credential-looking key replaced.
+
+    Key-based, at any depth: a key with a word such as password, token, code,
+    secret, key, otp or hash (`new_password`, `accessToken`, `backup_code`,
+    `api_key`) is `[REDACTED]` whatever its value; bearer tokens, JWTs and
+    `password=…` pairs inside free-text values are cut out too. Ordinary keys
+    (`portal`, `role`, `reason`, `scope`, `count`, `method`) come out as
+    stored. The one exception is named: `code` in `role.*` events, a role's
+    public code.
+    """
+    if not data:
+        return {}
+    public = next((keys for prefix, keys in _PUBLIC_KEYS.items() if action.startswith(prefix)), frozenset())
+    return {
+        str(k): v
+        if str(k) in public and isinstance(v, str)
+        else (REDACTED if _secret_key(str(k)) else _redact_value(v))
+        for k, v in data.items()
+    }
 
 
 # --------------------------------------------------------------------------- reading

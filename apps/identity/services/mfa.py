@@ -17,7 +17,8 @@ production), holding user, tenant, portal, role, purpose and expiry (at most
 `MFA_TOKEN_LIFETIME`, 10 minutes). It is deleted when answered (the delete is
 the single-use check: of two racing answers one wins) and when the MFA lock
 trips. A password reset or any other "revoke the user's tokens" mark ends it
-too (`revocation.check`).
+too (`revocation.session_predates_revocation`, comparing the token's issue time
+to the microsecond, as for a session's start).
 
 Wrong codes — at sign-in, enrolment, disabling and regenerating — are counted
 per user in the shared cache; `MFA_MAX_FAILURES` within the window lock every
@@ -33,12 +34,28 @@ is returned once, to the user enrolling, and is never logged, audited or
 exported (docs/adr/0007-mfa-secrets.md). Backup codes are Atrium's
 (`identity.BackupCode`): only a keyed hash (HMAC-SHA256 with the secret key and
 the user id) is stored, so a database copy alone reveals none of them.
+
+Audit: changes to the account's second factor — enabled, disabled, new backup
+codes — and the wrong-code lock are the account's, valid in every tenant the
+user belongs to, so they go through `audit_record_user_event`: the platform
+stream and the stream of each tenant where the user is an active member, where
+that tenant's admins read them (`audit-events/`). A single wrong code
+(`auth.mfa_failed`) stays where it happened: the sign-in's tenant, or the
+platform stream for the authenticated endpoints. No audit row carries the
+secret, a code or the `mfa_token`.
+
+Time: every check here — token expiry, the lock, the TOTP step — reads `_now()`,
+never `time.time()` directly, so tests move the clock instead of sleeping. For
+the same reason the TOTP check does django-otp's arithmetic itself (with
+`django_otp.oath.TOTP` at `_now()`) rather than call `TOTPDevice.verify_token`,
+which reads the wall clock inside the library.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import re
 import secrets
 import time
@@ -59,7 +76,7 @@ from apps.common.exceptions import ApplicationError, Conflict, TooManyRequests
 from apps.identity import metrics, revocation
 from apps.identity.exceptions import MfaCodeInvalid, MfaCodeRejected, TokenInvalid
 from apps.identity.models import BackupCode, Membership, Portal, Tenant, User
-from apps.identity.services.audit import audit_record
+from apps.identity.services.audit import audit_record, audit_record_user_event
 from apps.identity.services.lockout import lockout_clear
 from apps.identity.throttling import shared_store
 
@@ -109,6 +126,8 @@ class MfaTokenData:
     purpose: Purpose
     issued_at: int
     expires_at: int
+    # `issued_at` to the microsecond: a revocation in the same second must know which came first.
+    issued: float
 
 
 @dataclass(frozen=True)
@@ -137,6 +156,11 @@ class TotpConfirmed:
 
 
 # --------------------------------------------------------------------------- settings
+
+
+def _now() -> float:
+    """The Unix time every MFA check reads; tests replace it (monkeypatch) to move on in time."""
+    return time.time()
 
 
 def _token_seconds() -> int:
@@ -175,7 +199,8 @@ def mfa_token_issue(*, user: User, membership: Membership, portal: Portal, purpo
     """A new single-use mfa_token for `user` signing in to `portal`; only its hash is stored."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     digest = _digest(raw)
-    now = int(time.time())
+    issued = _now()
+    now = int(issued)
     lifetime = _token_seconds()
     data = {
         "user_id": str(user.id),
@@ -185,6 +210,7 @@ def mfa_token_issue(*, user: User, membership: Membership, portal: Portal, purpo
         "role": membership.role.code,
         "purpose": purpose,
         "issued_at": now,
+        "issued": issued,
         "expires_at": now + lifetime,
     }
     with shared_store():
@@ -213,21 +239,20 @@ def mfa_token_get(*, raw: str, purpose: Purpose) -> MfaTokenData:
             purpose=purpose,
             issued_at=int(stored["issued_at"]),
             expires_at=int(stored["expires_at"]),
+            # Tokens issued before this field existed carry whole seconds only.
+            issued=float(stored["issued"] if "issued" in stored else stored["issued_at"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise invalid from exc
-    if token.expires_at <= time.time():
+    if token.expires_at <= _now():
         raise invalid
     # A "revoke everything of this user/tenant" mark (password reset, suspension) ends pending tokens too.
+    # Compared like a session's start (an mfa_token has no session or jti): one issued up to the mark is ended.
     with shared_store():
-        check = revocation.check(
-            sid=digest,
-            jti=digest,
-            user_id=str(token.user_id),
-            tenant_id=str(token.tenant_id),
-            issued_at=token.issued_at,
+        revoked = revocation.session_predates_revocation(
+            user_id=token.user_id, tenant_id=token.tenant_id, started=token.issued
         )
-    if check.revoked:
+    if revoked:
         raise invalid
     return token
 
@@ -246,7 +271,7 @@ def _guard(user_id: UUID) -> None:
     with shared_store():
         until: Any = cache.get(f"{_LOCK_KEY}:{user_id}")
     if isinstance(until, int | float):
-        remaining = float(until) - time.time()
+        remaining = float(until) - _now()
         if remaining > 0:
             raise TooManyRequests(
                 "Too many wrong codes; multi-factor sign-in is locked for a while.",
@@ -292,16 +317,16 @@ def _failed(
         return
     seconds = _lock_seconds()
     with shared_store():
-        cache.set(f"{_LOCK_KEY}:{user.id}", time.time() + seconds, timeout=seconds + 1)
+        cache.set(f"{_LOCK_KEY}:{user.id}", _now() + seconds, timeout=seconds + 1)
         cache.delete(key)
     if token is not None:
         _token_burn(token)
-    audit_record(
-        tenant=tenant,
-        actor=user,
+    # The lock holds in every tenant of the account: each of its admins sees it.
+    audit_record_user_event(
+        user=user,
         action="auth.mfa_locked",
-        target=("user", user.id),
         ip=ip,
+        tenant=tenant,
         data={**(data or {}), "where": where, "seconds": seconds, "failures": failures},
         durable=True,
     )
@@ -309,6 +334,11 @@ def _failed(
 
 
 def _succeeded(user: User) -> None:
+    _failures_clear(user)
+
+
+def _failures_clear(user: User) -> None:
+    """Start the wrong-code count over (a right code, or a new enrolment). An active lock stays."""
     with shared_store():
         cache.delete(f"{_FAIL_KEY}:{user.id}")
 
@@ -320,24 +350,30 @@ def _normalize(code: str) -> str:
     return "".join(code.split()).replace("-", "").upper()
 
 
-def _totp_matches(device: Any, code: str) -> bool:
-    """django-otp's TOTP arithmetic alone, writing nothing: would `verify_token` accept `code` now?"""
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = time.time()
-    return bool(totp.verify(int(code), device.tolerance, device.last_t + 1))
-
-
 def _totp_verify(device: Any, code: str) -> bool:
     """django-otp's check: the current (±1 step) code, at a later step than the last accepted one (no replay).
 
-    `verify_token` saves the device even when the code is wrong (its throttle
-    counter, unused here). A wrong code is therefore refused before it gets
-    there: the durable audit of the failure must not wait behind a row this
-    request wrote (on SQLite, a write locks the whole database).
+    What `TOTPDevice.verify_token` does, on `_now()` instead of the wall clock:
+    `django_otp.oath.TOTP.verify` within the device's tolerance and above its
+    `last_t`, then `last_t` and the drift saved. Unlike `verify_token` a wrong
+    code writes nothing (its throttle counter is unused here,
+    `OTP_TOTP_THROTTLE_FACTOR = 0`): the durable audit of the failure must not
+    wait behind a row this request wrote (on SQLite, a write locks the whole
+    database).
     """
-    if not _TOTP_RE.fullmatch(code) or not _totp_matches(device, code):
+    if not _TOTP_RE.fullmatch(code):
         return False
-    return bool(device.verify_token(code))
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = _now()
+    if not totp.verify(int(code), device.tolerance, device.last_t + 1):
+        return False
+    device.last_t = totp.t()
+    if getattr(settings, "OTP_TOTP_SYNC", True):
+        device.drift = totp.drift
+    device.throttle_reset(commit=False)
+    device.set_last_used_timestamp(commit=False)
+    device.save()
+    return True
 
 
 def _totp_check(*, user: User, code: str) -> bool:
@@ -480,9 +516,24 @@ def _portal_data(portal: str | None) -> dict[str, Any]:
     return {"portal": portal} if portal else {}
 
 
+def _qr_svg(uri: str) -> str:
+    """A standalone SVG document (with the SVG namespace, no XML declaration): usable inline, as a file or a data URI.
+
+    segno's `svg_inline` drops the namespace, which only HTML5 forgives.
+    """
+    out = io.BytesIO()
+    segno.make(uri, error="m").save(out, kind="svg", scale=4, xmldecl=False, svgns=True, nl=False)
+    return out.getvalue().decode("utf-8")
+
+
 @transaction.atomic
 def totp_setup(*, user: User, ip: str | None, portal: str | None = None) -> TotpSetup:
-    """Start enrolment: a new unconfirmed TOTP device (replacing an earlier unconfirmed one).
+    """Start enrolment: a fresh unconfirmed TOTP device, replacing an earlier unconfirmed one.
+
+    The earlier secret stops working, and the wrong-code count starts over:
+    codes mistyped from a secret that no longer exists say nothing about this
+    one (and the caller knows the new secret anyway, so there is nothing to
+    guess). A lock already imposed stays until it expires.
 
     409 when MFA is already on: a second authenticator would need no proof of
     the first, so the user disables MFA (with a code) before enrolling another.
@@ -493,7 +544,8 @@ def totp_setup(*, user: User, ip: str | None, portal: str | None = None) -> Totp
     device = TOTPDevice.objects.create(user=user, name=_DEVICE_NAME, confirmed=False)
     secret = base64.b32encode(device.bin_key).decode("ascii").rstrip("=")
     uri = str(device.config_url)
-    qr_svg = str(segno.make(uri, error="m").svg_inline(scale=4))
+    qr_svg = _qr_svg(uri)
+    _failures_clear(user)
     audit_record(
         actor=user, action="auth.mfa_setup_started", target=("user", user.id), ip=ip, data=_portal_data(portal)
     )
@@ -518,9 +570,7 @@ def totp_confirm(*, user: User, code: str, client: ClientInfo, enrolment: MfaTok
             TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
             TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
             codes = _backup_codes_replace(user=user)
-            audit_record(
-                actor=user, action="auth.mfa_enabled", target=("user", user.id), ip=client.ip, data=_portal_data(portal)
-            )
+            audit_record_user_event(user=user, action="auth.mfa_enabled", ip=client.ip, data=_portal_data(portal))
             if enrolment is not None:
                 tokens = _signed_in(user=user, token=enrolment, client=client, method="totp")
     if not verified:
@@ -551,9 +601,7 @@ def totp_disable(*, user: User, code: str, ip: str | None) -> None:
         if method is not None:
             TOTPDevice.objects.filter(user=user).delete()
             BackupCode.objects.filter(user=user).delete()
-            audit_record(
-                actor=user, action="auth.mfa_disabled", target=("user", user.id), ip=ip, data={"method": method}
-            )
+            audit_record_user_event(user=user, action="auth.mfa_disabled", ip=ip, data={"method": method})
     if method is None:
         raise _wrong_code(user=user, where="totp_disable", ip=ip)
     _succeeded(user)
@@ -567,7 +615,9 @@ def backup_codes_regenerate(*, user: User, code: str, ip: str | None) -> list[st
         method = _check_code(user=user, code=code, allow_backup=False)
         codes = _backup_codes_replace(user=user) if method is not None else []
         if method is not None:
-            audit_record(actor=user, action="auth.mfa_backup_codes_regenerated", target=("user", user.id), ip=ip)
+            audit_record_user_event(
+                user=user, action="auth.mfa_backup_codes_regenerated", ip=ip, data={"count": len(codes)}
+            )
     if method is None:
         raise _wrong_code(user=user, where="backup_codes", ip=ip)
     _succeeded(user)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
@@ -32,13 +34,44 @@ def device_of(user: User) -> TOTPDevice:
     return TOTPDevice.objects.filter(user=user).order_by("-pk").first()
 
 
+class MfaClock:
+    """The MFA service's clock, frozen at the real time it was made; tests move it instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def use_mfa_clock(monkeypatch: pytest.MonkeyPatch) -> MfaClock:
+    """Replace `mfa._now` (token expiry, the lock, TOTP steps) with a clock the test moves."""
+    clock = MfaClock()
+    monkeypatch.setattr(mfa, "_now", clock)
+    return clock
+
+
 def totp_code(user: User, *, steps_ahead: int = 0) -> str:
-    """The code an authenticator shows now (or `steps_ahead` 30-second steps later: still within tolerance)."""
+    """The code an authenticator shows now (or `steps_ahead` 30-second steps later: still within tolerance).
+
+    "Now" is the MFA service's clock, so a test that moved it gets the code of that moment.
+    """
     device = device_of(user)
     assert device is not None, "the user has no TOTP device"
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = time.time() + steps_ahead * device.step
+    totp.time = mfa._now() + steps_ahead * device.step
     return f"{totp.token():0{device.digits}d}"
+
+
+def code_for_secret(secret: str) -> str:
+    """The current code of the base32 `secret` from a `totp/setup/` answer, as the authenticator app computes it."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    totp = TOTP(key)
+    totp.time = mfa._now()
+    return f"{totp.token():06d}"
 
 
 def wrong_code(user: User) -> str:

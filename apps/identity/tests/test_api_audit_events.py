@@ -1,8 +1,9 @@
-"""`audit-events/`: the tenant's trail, newest first, by cursor — shape, permission, paging, query budget."""
+"""`audit-events/`: the tenant's trail, newest first, by cursor — shape, redacted data, permission, paging, queries."""
 
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -12,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.common.tenancy import tenant_context
 from apps.identity.models import AuditEvent
-from apps.identity.services.audit import audit_record
+from apps.identity.services.audit import REDACTED, audit_record
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded")]
 
@@ -51,6 +52,7 @@ def test_admin_reads_the_trail_newest_first_in_the_documented_shape(admin_api, a
         "target": None,
         "ip": None,
         "created_at": newest["created_at"],
+        "data": {},
     }
     assert older["action"] == "test.first"
     assert older["actor"] == {"id": str(admin.id), "email": admin.email}
@@ -60,6 +62,77 @@ def test_admin_reads_the_trail_newest_first_in_the_documented_shape(admin_api, a
     # Newest first over the whole list: times never increase, and within a time seq falls.
     times = [row["created_at"] for row in body["results"]]
     assert times == sorted(times, reverse=True)
+
+
+def test_data_comes_out_as_stored_with_secrets_redacted(admin_api, admin, tenant):
+    secrets_ = [
+        "hunter2-hunter2",
+        "eyJhbGciOiJIUzI1NiJ9.e30.c2ln",
+        "123456",
+        "JBSWY3DPEHPK3PXP",
+        "k-123",
+        "AB7CD-EF9GH",
+    ]
+    stored = {
+        # Ordinary details: as stored.
+        "portal": "acme-test",
+        "role": "admin",
+        "reason": "left the company",
+        "scope": "user",
+        "count": 3,
+        "method": "totp",
+        "changes": {"mfa_required": {"from": False, "to": True}},
+        # Credential-looking keys, at any depth and in any spelling: redacted.
+        "password": secrets_[0],
+        "refresh_token": secrets_[1],
+        "code": secrets_[2],
+        "totp_secret": secrets_[3],
+        "apiKey": secrets_[4],
+        "nested": {"backup_codes": [secrets_[5]], "newPassword": secrets_[0]},
+    }
+    audit_record(tenant=tenant, actor=admin, action="test.details", data=stored)
+    [row] = [r for r in admin_api.get(EVENTS).json()["results"] if r["action"] == "test.details"]
+    assert row["data"] == {
+        "portal": "acme-test",
+        "role": "admin",
+        "reason": "left the company",
+        "scope": "user",
+        "count": 3,
+        "method": "totp",
+        "changes": {"mfa_required": {"from": False, "to": True}},
+        "password": REDACTED,
+        "refresh_token": REDACTED,
+        "code": REDACTED,
+        "totp_secret": REDACTED,
+        "apiKey": REDACTED,
+        "nested": {"backup_codes": REDACTED, "newPassword": REDACTED},
+    }
+    listed = json.dumps(row)
+    assert not any(secret in listed for secret in secrets_)
+
+
+def test_a_secret_in_free_text_is_cut_out(admin_api, tenant):
+    audit_record(tenant=tenant, action="test.text", data={"reason": "sent Bearer abc.def.ghi and password: hunter2"})
+    [row] = [r for r in admin_api.get(EVENTS).json()["results"] if r["action"] == "test.text"]
+    assert "hunter2" not in row["data"]["reason"]
+    assert "abc.def.ghi" not in row["data"]["reason"]
+    assert row["data"]["reason"].startswith("sent Bearer")
+
+
+def test_a_roles_code_is_its_public_name_not_a_secret(admin_api, tenant):
+    audit_record(tenant=tenant, action="role.created", data={"code": "auditor", "permissions": ["identity.view_audit"]})
+    audit_record(tenant=tenant, action="test.other", data={"code": "123456"})
+    rows = {r["action"]: r["data"] for r in admin_api.get(EVENTS).json()["results"]}
+    assert rows["role.created"] == {"code": "auditor", "permissions": ["identity.view_audit"]}
+    assert rows["test.other"] == {"code": REDACTED}
+
+
+def test_the_schema_documents_data(admin_api):
+    document = admin_api.get("/api/v1/schema/?format=json").json()
+    item = document["components"]["schemas"]["AuditEventOutput"]
+    assert "data" in item["required"]
+    assert item["properties"]["data"]["type"] == "object"
+    assert "redact" in item["properties"]["data"]["description"].lower()
 
 
 def test_member_without_view_audit_is_403(api_client, member, portal, tenant):
@@ -118,6 +191,15 @@ def _cursor(raw: str) -> str:
     "cursor",
     [
         "garbage",
+        "",  # an empty cursor is not the first page
+        _cursor("garbage"),  # decodes, but is no cursor: it was the first page
+        _cursor("x=1"),  # an unknown field: was the first page
+        _cursor("o=1&o=2"),  # a field twice
+        _cursor("r=2"),
+        _cursor("o=+5"),
+        _cursor("o=" + "9" * 5000),  # more digits than int() takes: was a 500
+        _cursor("p="),  # an empty position: was a 500
+        "!" + _cursor(urlencode({"p": "2024-01-01 00:00:00+00:00"})),  # edited: the decoder skipped the "!"
         _cursor("p=not-a-date"),
         _cursor("p=2024-13-45T99:00:00"),
         _cursor("p=2024-01-01 00:00:00"),  # no time zone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import xml.etree.ElementTree as ET
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
@@ -24,6 +25,7 @@ from apps.identity.tests.mfa_support import (
     VERIFY,
     all_logs,
     bearer,
+    code_for_secret,
     device_of,
     forget_last_step,
     password_login,
@@ -87,6 +89,38 @@ def test_setup_returns_a_secret_an_otpauth_uri_and_a_qr_code(signed_in):
     assert body["qr_svg"].startswith("<svg")
     assert body["qr_svg"].rstrip().endswith("</svg>")
     assert not mfa_on(user)
+
+
+def test_the_qr_code_is_a_standalone_svg_document(signed_in):
+    """Saved as a .svg file or sent as a data URI (no HTML parser around it), it must still be SVG."""
+    _, client = signed_in
+    qr_svg = client.post(SETUP).json()["qr_svg"]
+    root = ET.fromstring(qr_svg)  # noqa: S314 - our own server's output, parsed in a test
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert root.get("width")
+    assert root.get("height")
+    # It draws something: the QR modules are paths in the SVG namespace.
+    assert root.findall(".//{http://www.w3.org/2000/svg}path")
+
+
+def test_a_new_setup_starts_over_and_old_wrong_codes_no_longer_count(signed_in, settings):
+    settings.MFA_MAX_FAILURES = 5
+    user, client = signed_in
+    first = client.post(SETUP).json()["secret"]
+    bad = wrong_code(user)
+    # Four wrong codes: one more would lock.
+    assert [client.post(CONFIRM, {"code": bad}).status_code for _ in range(4)] == [400] * 4
+    second = client.post(SETUP).json()["secret"]
+    assert second != first
+    # A code of the first secret is refused now (the count starts over at 1, not at 5: no lock) ...
+    old = client.post(CONFIRM, {"code": code_for_secret(first)})
+    assert old.status_code == 400, old.content
+    # ... and so are three more wrong ones: 4 failures since the new setup, still under the limit.
+    assert [client.post(CONFIRM, {"code": wrong_code(user)}).status_code for _ in range(3)] == [400] * 3
+    confirmed = client.post(CONFIRM, {"code": code_for_secret(second)})
+    assert confirmed.status_code == 200, confirmed.content
+    assert len(confirmed.json()["backup_codes"]) == 10
+    assert mfa_on(user)
 
 
 def test_a_second_setup_replaces_the_unconfirmed_secret(signed_in):

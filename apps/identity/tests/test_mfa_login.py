@@ -7,7 +7,6 @@ a password-only token request must not bypass MFA).
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -34,6 +33,7 @@ from apps.identity.tests.mfa_support import (
     forget_last_step,
     password_login,
     totp_code,
+    use_mfa_clock,
     wrong_code,
 )
 
@@ -47,6 +47,12 @@ def mfa_user(member):  # type: ignore[no-untyped-def]
     user.backup_codes = enable_mfa(user)
     forget_last_step(user)  # enrolment spent the current step; a sign-in now needs it again
     return user
+
+
+@pytest.fixture
+def clock(monkeypatch):  # type: ignore[no-untyped-def]
+    """The MFA service's clock, frozen; `clock.advance(s)` moves it (no sleeping)."""
+    return use_mfa_clock(monkeypatch)
 
 
 def challenge(api: APIClient, user, portal) -> str:  # type: ignore[no-untyped-def]
@@ -148,14 +154,18 @@ def test_wrong_codes_past_the_limit_lock_even_the_right_code(api, mfa_user, port
         assert AuditEvent.objects.filter(action="auth.mfa_locked", actor_id=mfa_user.id).count() == 1
 
 
-def test_the_lock_passes_and_a_right_code_then_works(api, mfa_user, portal, settings):
+def test_the_lock_passes_and_a_right_code_then_works(api, mfa_user, portal, settings, clock):
     settings.MFA_MAX_FAILURES = 2
-    settings.MFA_LOCK_SECONDS = 1
+    settings.MFA_LOCK_SECONDS = 300
     bad = wrong_code(mfa_user)
     token = challenge(api, mfa_user, portal)
     api.post(VERIFY, {"mfa_token": token, "code": bad})
     assert api.post(VERIFY, {"mfa_token": token, "code": bad}).status_code == 429
-    time.sleep(1.2)
+    clock.advance(299)
+    still = api.post(VERIFY, {"mfa_token": challenge(api, mfa_user, portal), "code": totp_code(mfa_user)})
+    assert still.status_code == 429
+    assert int(still["Retry-After"]) <= 2
+    clock.advance(2)
     ok = api.post(VERIFY, {"mfa_token": challenge(api, mfa_user, portal), "code": totp_code(mfa_user)})
     assert ok.status_code == 200, ok.content
 
@@ -193,10 +203,13 @@ def test_an_access_token_is_not_an_mfa_token(api, login, member, portal, mfa_use
     assert api.post(VERIFY, {"mfa_token": access, "code": totp_code(mfa_user)}).status_code == 401
 
 
-def test_expired_mfa_token_is_401(api, mfa_user, portal, settings):
-    settings.MFA_TOKEN_LIFETIME = timedelta(seconds=1)
+def test_expired_mfa_token_is_401(api, mfa_user, portal, settings, clock):
+    settings.MFA_TOKEN_LIFETIME = timedelta(seconds=60)
     token = challenge(api, mfa_user, portal)
-    time.sleep(1.2)
+    clock.advance(59)
+    # Still alive a second before it expires: the answer below is about time, not a broken token.
+    assert mfa.mfa_token_get(raw=token, purpose="verify").expires_at > clock.now
+    clock.advance(1)
     assert api.post(VERIFY, {"mfa_token": token, "code": totp_code(mfa_user)}).status_code == 401
 
 
