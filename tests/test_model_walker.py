@@ -22,6 +22,7 @@ GLOBAL_MODELS: dict[str, str] = {
     "identity.AuditHead": "per-stream count and last hash, no tenant content; kept apart from the chain",
     "identity.AuthSession": "a sign-in (refresh family) is found from a refresh token before the tenant is known",
     "identity.RefreshToken": "looked up by its hash before the tenant is known",
+    "identity.PendingSignup": "a password waiting for proof of the mailbox, looked up by address at sign-in",
     "identity.BackupCode": "a user's MFA recovery codes belong to the user, like their TOTP device, in every tenant",
     "common.OutboxMessage": "relay infrastructure swept across tenants by an operator job; carries the tenant id",
 }

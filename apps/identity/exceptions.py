@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.common.exceptions import ApplicationError
+from apps.common.exceptions import ApplicationError, PermissionDenied
 
 
 class InvalidCredentials(ApplicationError):
@@ -31,3 +31,10 @@ class MfaCodeRejected(ApplicationError):
     status = 400
     code = "mfa_code_invalid"
     title = "Invalid request"
+
+
+class EmailUnverified(PermissionDenied):
+    """The right password for an account whose address was never proved (self sign-up): 403."""
+
+    code = "email_unverified"
+    title = "E-mail address not verified"

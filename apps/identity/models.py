@@ -10,12 +10,13 @@ belong to one.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 
 from apps.common.models import BaseModel
 from apps.common.tenancy import TenantScopedModel, current_tenant, is_unscoped, require_tenant
@@ -23,16 +24,38 @@ from apps.common.tenancy import TenantScopedModel, current_tenant, is_unscoped, 
 SYSTEM_ROLE_CODES = ("owner", "admin", "member")
 
 
+def canonical_email(email: str) -> str:
+    """The one form of an address that lookup, registration, lockout and throttles all use.
+
+    NFKC folds compatibility characters into their plain letters (the Kelvin
+    sign K into K, the long s U+017F into s), surrounding blanks go, and the domain is
+    lower-cased. Case in the local part is left to the lookup, which compares
+    case-insensitively (`email__iexact`), so `Admin`, `ADMIN` and `admin` reach
+    one account wherever the database folds them together.
+    """
+    email = unicodedata.normalize("NFKC", email or "").strip()
+    local, at, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else email
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        return canonical_email(email or "")
+
+    def by_email(self, email: str) -> models.QuerySet[User]:
+        """The account an address names, whatever case or compatibility form it is typed in."""
+        return self.filter(email__iexact=canonical_email(email))
+
     def get_by_natural_key(self, username: str | None) -> User:
-        return self.get(email__iexact=username)
+        return self.by_email(username or "").get()
 
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
         if not email:
             raise ValueError("An e-mail address is required.")
-        user = self.model(email=self.normalize_email(email).strip(), **extra)
+        user = self.model(email=self.normalize_email(email), **extra)
         if password:
             user.set_password(password)
         else:
@@ -395,3 +418,31 @@ class BackupCode(BaseModel):
 
     def __str__(self) -> str:
         return f"backup code of {self.user_id}"
+
+
+class PendingSignup(BaseModel):
+    """A password chosen at sign-up, waiting for proof of the mailbox.
+
+    A self-registered account holds no usable password of its own until its
+    address is verified: the password waits here, so an account registered for
+    someone else's address can never sign in, and anything that later proves
+    the address (an invitation, `create_tenant`, a reset) finds nothing of the
+    registrant's to hand over. `user` is the account the sign-up made; a
+    sign-up for an address that already had an account leaves a row with no
+    user, so that signing in with what was typed answers exactly as for a new
+    account (403 `email_unverified`) and register-then-login reveals nothing.
+
+    Global: looked up by address at sign-in, before any tenant is known.
+    """
+
+    email = models.CharField(max_length=254)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="pending_signups")
+    password = models.CharField(max_length=256)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+        indexes: ClassVar = [models.Index(Upper("email"), name="identity_pendingsignup_email")]
+
+    def __str__(self) -> str:
+        return f"pending sign-up {self.id}"

@@ -10,6 +10,7 @@ token they could concern.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,13 +56,54 @@ def revoke_jti(jti: str) -> None:
     cache.set(jti_key(jti), 1, timeout=_ttl())
 
 
+def _now() -> float:
+    return time.time()
+
+
 def revoke_user_before_now(user_id: UUID | str) -> None:
-    """Every access token of the user issued up to now stops working."""
-    cache.set(user_key(user_id), int(time.time()), timeout=_ttl())
+    """Every access token of the user issued up to now stops working; later ones work."""
+    cache.set(user_key(user_id), _now(), timeout=_ttl())
 
 
 def revoke_tenant_before_now(tenant_id: UUID | str) -> None:
-    cache.set(tenant_key(tenant_id), int(time.time()), timeout=_ttl())
+    cache.set(tenant_key(tenant_id), _now(), timeout=_ttl())
+
+
+def _session_started_before(sid: str, not_before: float) -> bool:
+    """Whether session `sid` began before `not_before` (an unknown session counts as before)."""
+    from apps.identity.models import AuthSession  # models import this module's callers, not the reverse
+
+    started = AuthSession.objects.filter(id=sid).values_list("created_at", flat=True).first()
+    return started is None or started.timestamp() <= not_before
+
+
+def _predates(*, not_before: object, issued_at: int, sid: str) -> bool:
+    """Was a token issued at `issued_at` (whole seconds, as in `iat`) minted before `not_before`?
+
+    The mark keeps the revocation's time to the microsecond; `iat` has whole
+    seconds. A token of an earlier second is older, one of a later second is
+    newer. In the revocation's own second (a sign-in right after a reset, say)
+    the token's session decides: one that started after the revocation is new
+    (its creation time has full precision), one that started before it raced
+    the revocation and is ended too. Only that rare case reads the database.
+    """
+    if not isinstance(not_before, int | float):
+        return False
+    second = math.floor(not_before)
+    if issued_at != second:
+        return issued_at < second
+    return _session_started_before(sid, float(not_before))
+
+
+def session_predates_revocation(*, user_id: UUID | str, tenant_id: UUID | str, started: float) -> bool:
+    """Whether a session that started at `started` (epoch seconds) is older than its user's or tenant's mark.
+
+    A refresh asks this: a session that raced a user- or tenant-wide revocation
+    (it started before the mark but was not among the rows ended) must not mint
+    new tokens either.
+    """
+    values: dict[str, Any] = cache.get_many([user_key(user_id), tenant_key(tenant_id)])
+    return any(isinstance(nb, int | float) and started <= nb for nb in values.values())
 
 
 @dataclass(frozen=True)
@@ -76,8 +118,6 @@ def check(*, sid: str, jti: str, user_id: str, tenant_id: str, issued_at: int) -
     values: dict[str, Any] = cache.get_many(keys)
     revoked = keys[0] in values or keys[1] in values
     for key in (keys[2], keys[3]):
-        not_before = values.get(key)
-        # Same-second issue after a revocation is refused too: err on the side of ending access.
-        if not_before is not None and issued_at <= int(not_before):
-            revoked = True
+        if not revoked and key in values:
+            revoked = _predates(not_before=values[key], issued_at=issued_at, sid=sid)
     return CheckResult(revoked=revoked, rbac_version=rbac_version_from(values.get(RBAC_VERSION_KEY)))

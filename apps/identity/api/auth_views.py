@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
@@ -33,11 +34,34 @@ from apps.identity.api.serializers import (
 from apps.identity.authentication import BearerAuthentication, Principal
 from apps.identity.rbac import request_permissions
 from apps.identity.services import auth
+from apps.identity.services.lockout import DEVICE_COOKIE, DEVICE_MAX_AGE_SECONDS
 from apps.identity.tokens import keyring
 
 
 def _client(request: Request) -> auth.ClientInfo:
-    return auth.ClientInfo(ip=client_ip(request), user_agent=user_agent(request))
+    return auth.ClientInfo(
+        ip=client_ip(request), user_agent=user_agent(request), device=request.COOKIES.get(DEVICE_COOKIE, "")
+    )
+
+
+def sign_in_response(result: auth.IssuedTokens | Any) -> Response:
+    """The body of a sign-in; with tokens, the known-device cookie (services.lockout) too.
+
+    The cookie is HttpOnly, SameSite=Lax and, outside debug, Secure: it tells the
+    lockout that this client has signed in to the account before, so an
+    account-wide lock imposed by someone else's failures does not refuse it.
+    """
+    response = Response(result.as_response())
+    if isinstance(result, auth.IssuedTokens) and result.device:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            result.device,
+            max_age=DEVICE_MAX_AGE_SECONDS,
+            httponly=True,
+            secure=not settings.DEBUG,
+            samesite="Lax",
+        )
+    return response
 
 
 def token_endpoint(cls: type) -> type:
@@ -76,7 +100,7 @@ class LoginView(PublicAPIView):
             portal_slug=data.validated_data["portal"],
             client=_client(request),
         )
-        return Response(tokens.as_response())
+        return sign_in_response(tokens)
 
 
 @token_endpoint

@@ -31,7 +31,7 @@ from rest_framework.response import Response
 
 from apps.common import request_context
 from apps.common.api import problems
-from apps.identity.api.auth_views import _client, token_endpoint
+from apps.identity.api.auth_views import _client, sign_in_response, token_endpoint
 from apps.identity.api.base import PublicAPIView, TenantAPIView
 from apps.identity.api.mfa_serializers import (
     BackupCodesOutputSerializer,
@@ -134,7 +134,7 @@ class MfaVerifyView(PublicAPIView):
         tokens = mfa.mfa_verify(
             mfa_token=data.validated_data["mfa_token"], code=data.validated_data["code"], client=_client(request)
         )
-        return Response(tokens.as_response())
+        return sign_in_response(tokens)
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -157,7 +157,8 @@ class TotpSetupView(TenantAPIView):
         operation_id="auth_mfa_totp_setup",
         request=None,
         responses={200: TotpSetupOutputSerializer, **problems(401, 409)},
-        description="Start TOTP enrolment: a new secret (replacing an unconfirmed one). 409 when MFA is already on.",
+        description="Start TOTP enrolment: a new secret (replacing an unconfirmed one, and starting the wrong-code "
+        "count over); `qr_svg` is a standalone SVG document. 409 when MFA is already on.",
     )
     def post(self, request: Request) -> Response:
         setup = mfa.totp_setup(user=_user(self.principal), ip=_client(request).ip, portal=self.principal.portal)

@@ -15,27 +15,38 @@ must not rest there.
   address is unverified (a conditional UPDATE), so it works once.
 - Reset token: Django's `default_token_generator`, which hashes the password
   hash into the token; setting the password spends it. Users without a usable
-  password are reached too (SECURITY.md trap 11: Django's PasswordResetForm
-  would skip them).
+  password are reached too (Django's PasswordResetForm would skip
+  them).
 
 **Sign-up** on a portal whose policy is `open` makes the user a `member` of the
 portal's tenant, whether or not that portal admits `member` (then the
-verification link points at a portal they may enter; ARCHITECTURE §3). The
-tenant's seat limit applies, checked before the address is looked at.
+verification link points at a portal they may enter). The tenant's seat limit
+applies, checked before the address is looked at. The account holds no
+usable password until the address is verified: the chosen password waits in
+a `PendingSignup` row, and the verification link moves it onto the account.
+So an account registered for someone else's address can never sign in, and
+nothing the registrant chose survives a later proof of the address (an
+invitation, a reset, `create_tenant`: `services.proof`). A sign-up for a known
+address leaves a pending row too, without an account, so that signing in with
+what was typed gets the same 403 `email_unverified` as a new account.
 
 **Reset** ends every session of the user (rows, session marks and a user-wide
 "not before" mark), clears the login lockout, marks the address verified (the
-link proved the mailbox), and mails a notice. **Change** ends every session
+link proved the mailbox; an unverified account first loses its password,
+second factor and sessions), and mails a notice. **Change** ends every session
 but the caller's.
 
-Audit: events with no tenant (reset, verification, resend, sign-up with a
-known address) go to the platform stream; sign-up of a new member and a
-password change made from a tenant's session go to that tenant's stream.
+Audit: events with no tenant (verification, resend, sign-up with a known
+address) go to the platform stream; sign-up of a new member goes to that
+tenant's stream; a password reset or change is recorded in the platform stream
+and in the stream of every tenant the user is an active member of, so each
+tenant's administrators see it (`audit_record_user_event`).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Final
 from uuid import UUID
 
@@ -46,6 +57,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
@@ -62,11 +74,12 @@ from apps.identity.links import (
     password_reset_request_path,
     portal_login_path,
 )
-from apps.identity.models import Membership, Portal, Tenant, User
+from apps.identity.models import Membership, PendingSignup, Portal, Tenant, User
 from apps.identity.services import lockout
-from apps.identity.services.audit import audit_record
+from apps.identity.services.audit import audit_record, audit_record_user_event
 from apps.identity.services.auth import portal_get_for_login
 from apps.identity.services.invitations import seats_used
+from apps.identity.services.proof import unproved_account_reset
 from apps.identity.services.sessions import sessions_revoke_user
 from apps.identity.services.tenants import system_role
 
@@ -78,7 +91,7 @@ WRONG_CURRENT_PASSWORD: Final = "The current password is wrong."  # noqa: S105 -
 
 
 def _normalize_email(email: str) -> str:
-    return User.objects.normalize_email(email.strip())
+    return User.objects.normalize_email(email)
 
 
 def _validate_password(password: str, *, user: User, field: str) -> None:
@@ -128,6 +141,9 @@ def user_register(*, email: str, password: str, portal_slug: str, name: str = ""
     _validate_password(password, user=User(email=email, name=name), field="password")
     # Hashed whether or not the address is known: the answer takes as long either way.
     hashed = make_password(password)
+    # The password waits for proof of the mailbox (models.PendingSignup), for a known address too:
+    # signing in with it then answers as for a new account, so nothing tells the two apart.
+    pending_until = timezone.now() + timedelta(seconds=EMAIL_VERIFY_MAX_AGE_SECONDS)
 
     with tenant_context(portal.tenant):
         tenant = Tenant.objects.select_for_update().get(id=portal.tenant_id)
@@ -135,15 +151,21 @@ def user_register(*, email: str, password: str, portal_slug: str, name: str = ""
         if limit is not None and seats_used(tenant=tenant) >= limit:
             raise Conflict("This organisation cannot take new members at the moment.")
 
-        existing = User.objects.filter(email__iexact=email).first()
+        existing = User.objects.by_email(email).first()
         if existing is None:
-            user = User(email=email, name=name, password=hashed)
+            user = User(email=email, name=name)
+            user.set_unusable_password()  # until the address is proved: see PendingSignup
             try:
                 with transaction.atomic():
                     user.save()
             except IntegrityError:  # the same address signed up a moment ago
-                existing = User.objects.get(email__iexact=email)
+                existing = User.objects.by_email(email).get()
 
+        PendingSignup.objects.filter(email__iexact=email, user=None).delete()
+        PendingSignup.objects.filter(email__iexact=email, expires_at__lte=timezone.now()).delete()
+        PendingSignup.objects.create(
+            email=email, user=None if existing is not None else user, password=hashed, expires_at=pending_until
+        )
         if existing is not None:
             mail_send(
                 to=existing.email,
@@ -198,6 +220,12 @@ def email_verify(*, key: str, ip: str | None = None) -> User:
     if not updated:
         raise ApplicationError(INVALID_VERIFY_KEY, errors={"key": [INVALID_VERIFY_KEY]})
     user = User.objects.get(id=user_id)
+    # The password chosen at sign-up becomes the account's now that the mailbox is proved.
+    pending = user.pending_signups.filter(expires_at__gt=timezone.now()).order_by("-created_at").first()
+    if pending is not None and not user.has_usable_password():
+        user.password = pending.password
+        user.save(update_fields=["password", "updated_at"])
+    PendingSignup.objects.filter(Q(user=user) | Q(email__iexact=user.email)).delete()
     audit_record(actor=user, action="auth.email_verified", target=("user", user.id), ip=ip)
     return user
 
@@ -205,7 +233,7 @@ def email_verify(*, key: str, ip: str | None = None) -> User:
 @transaction.atomic
 def email_verification_resend(*, email: str, portal_slug: str | None = None, ip: str | None = None) -> None:
     """Mail a new verification link if an active, unverified account has this address; else nothing."""
-    user = User.objects.filter(email__iexact=email.strip(), is_active=True, email_verified=False).first()
+    user = User.objects.by_email(email).filter(is_active=True, email_verified=False).first()
     if user is None:
         logger.info("auth.verification_resend_ignored")
         return
@@ -219,7 +247,7 @@ def email_verification_resend(*, email: str, portal_slug: str | None = None, ip:
 @transaction.atomic
 def password_reset_request(*, email: str, portal_slug: str | None = None, ip: str | None = None) -> None:
     """Mail a reset link if an active account has this address (with or without a password); else nothing."""
-    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    user = User.objects.by_email(email).filter(is_active=True).first()
     if user is None:
         logger.info("auth.password_reset_ignored")
         return
@@ -254,19 +282,15 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str, ip: str |
         locked = User.objects.select_for_update().filter(id=user.id, is_active=True).first()
         if locked is None or not default_token_generator.check_token(locked, token):
             raise _invalid_reset()
+        # The link proves the mailbox: an account made before that proof keeps nothing of its own.
+        unproved_account_reset(user=locked, via="password_reset", ip=ip)
         locked.set_password(new_password)
         locked.email_verified = True  # the link was mailed there: the mailbox is theirs
         locked.save(update_fields=["password", "email_verified", "updated_at"])
         ended = sessions_revoke_user(user=locked, reason="password_reset", actor=locked, ip=ip)
-        audit_record(
-            actor=locked,
-            action="auth.password_reset",
-            target=("user", locked.id),
-            ip=ip,
-            data={"sessions_ended": ended},
-        )
+        audit_record_user_event(user=locked, action="auth.password_reset", ip=ip, data={"sessions_ended": ended})
         _password_changed_notice(user=locked, reset=True)
-    lockout.lockout_clear(email=locked.email)
+    lockout.lockout_clear(user=locked)
     return locked
 
 
@@ -292,9 +316,9 @@ def password_change(
     if user is None:
         raise TokenInvalid("This account is no longer active.")
     tenant = Tenant.objects.get(id=tenant_id)
-    lockout.login_guard(email=user.email, ip=ip)
+    lockout.login_guard(email=user.email, ip=ip, user=user)
     if not user.check_password(current_password):
-        lockout.login_failed(email=user.email, ip=ip)
+        lockout.login_failed(email=user.email, ip=ip, user=user)
         audit_record(
             tenant=tenant,
             actor=user,
@@ -313,14 +337,13 @@ def password_change(
         ended = sessions_revoke_user(
             user=locked, reason="password_changed", actor=locked, ip=ip, keep_session_id=session_id
         )
-        audit_record(
-            tenant=tenant,
-            actor=locked,
+        audit_record_user_event(
+            user=locked,
             action="auth.password_changed",
-            target=("session", session_id),
             ip=ip,
-            data={"other_sessions_ended": ended},
+            tenant=tenant,
+            data={"other_sessions_ended": ended, "session": str(session_id)},
         )
         _password_changed_notice(user=locked, reset=False)
-    lockout.login_succeeded(email=user.email, ip=ip)
+    lockout.login_succeeded(email=user.email, ip=ip, user=user)
     return ended

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from django.conf import settings
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -22,22 +22,42 @@ from django.utils import timezone
 from apps.common.exceptions import NotFound, PermissionDenied
 from apps.common.tenancy import tenant_context
 from apps.identity import metrics, revocation
-from apps.identity.exceptions import InvalidCredentials, TokenInvalid
-from apps.identity.models import AuthSession, Membership, Portal, RefreshToken, Tenant, User
+from apps.identity.exceptions import EmailUnverified, InvalidCredentials, TokenInvalid
+from apps.identity.models import (
+    AuthSession,
+    Membership,
+    PendingSignup,
+    Portal,
+    RefreshToken,
+    Tenant,
+    User,
+    canonical_email,
+)
 from apps.identity.services import lockout, mfa
 from apps.identity.services.audit import audit_record
 from apps.identity.services.mfa import MfaChallenge
 from apps.identity.tokens import AtriumAccessToken
 
 # Verifying against this hash costs what verifying a real one costs: an unknown
-# e-mail takes as long as a wrong password (no enumeration by timing).
+# e-mail takes as long as a wrong password (no enumeration by timing). It is made
+# once per hasher, so the unknown-e-mail path runs exactly one hash, like the others.
 _DUMMY_PASSWORD = "atrium-no-such-user"  # noqa: S105 - not a credential
+_dummy_hashes: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    algorithm = str(get_hasher().algorithm)
+    if algorithm not in _dummy_hashes:
+        _dummy_hashes[algorithm] = make_password(_DUMMY_PASSWORD)
+    return _dummy_hashes[algorithm]
 
 
 @dataclass(frozen=True)
 class ClientInfo:
     ip: str | None = None
     user_agent: str = ""
+    # The `atrium_device` cookie: this client signed in to the account before (services.lockout).
+    device: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,8 @@ class IssuedTokens:
     refresh: str
     expires_in: int
     session: AuthSession
+    # A known-device mark for the client that signed in (the view sets it as a cookie).
+    device: str = ""
 
     def as_response(self) -> dict[str, str | int]:
         return {"access": self.access, "refresh": self.refresh, "token_type": "Bearer", "expires_in": self.expires_in}
@@ -63,15 +85,34 @@ def portal_get_for_login(*, slug: str) -> Portal:
     return portal
 
 
-def authenticate_password(*, email: str, password: str) -> User:
-    """The active user with this e-mail and password, or InvalidCredentials — the same for every miss."""
-    user = User.objects.filter(email__iexact=email.strip()).first()
-    if user is None:
-        check_password(password, make_password(_DUMMY_PASSWORD))
-        raise InvalidCredentials("The e-mail or password is wrong.")
-    if not user.check_password(password) or not user.is_active:
-        raise InvalidCredentials("The e-mail or password is wrong.")
-    return user
+def authenticate_password(*, user: User | None, email: str, password: str) -> User:
+    """`user` (the account `email` resolved to) if `password` is its password; else why not.
+
+    Exactly one password hash on every path where nobody signed up unproved,
+    two where someone did (known and new address alike), so neither the answer
+    nor its time tells whether the address had an account:
+
+    - the account's own hash is verified (a dummy when there is no account or
+      it has no usable password);
+    - if that fails and an unexpired sign-up for the address holds a password,
+      that is verified too: a match is 403 `email_unverified`, the same answer
+      a new account gets, also when the sign-up was for an address that already
+      had an account (so register-then-login is no existence oracle);
+    - everything else is the same 401.
+    """
+    if user is not None and user.has_usable_password():
+        if user.check_password(password) and user.is_active:  # (upgrades an outdated hash)
+            return user
+    else:
+        check_password(password, _dummy_hash())
+    pending = (
+        PendingSignup.objects.filter(email__iexact=canonical_email(email), expires_at__gt=timezone.now())
+        .order_by("-created_at")
+        .first()
+    )
+    if pending is not None and check_password(password, pending.password):
+        raise EmailUnverified("Confirm your e-mail address first: follow the link we mailed you.")
+    raise InvalidCredentials("The e-mail or password is wrong.")
 
 
 def admitted_membership(*, user: User, portal: Portal) -> Membership:
@@ -121,7 +162,18 @@ def _issue(session: AuthSession, role_code: str) -> IssuedTokens:
 def session_start(
     *, user: User, membership: Membership, portal: Portal, amr: list[str], client: ClientInfo
 ) -> IssuedTokens:
-    """A new session (refresh family) with its first tokens; audited in the tenant's stream."""
+    """A new session (refresh family) with its first tokens; audited in the tenant's stream.
+
+    The membership is read again under its row lock, in the transaction that
+    creates the session: a role change or removal that committed while this
+    sign-in was under way has either ended this session too (it committed
+    first: the re-read sees the new role, or no membership) or waits for it
+    (this session commits first, and the change then ends it). Without the
+    lock a sign-in racing the change kept the old role for its token's lifetime.
+    """
+    with tenant_context(portal.tenant):
+        list(Membership.objects.select_for_update(no_key=True).filter(id=membership.id).values_list("id"))
+    membership = admitted_membership(user=user, portal=portal)
     now = timezone.now()
     session = AuthSession.objects.create(
         user=user,
@@ -135,7 +187,7 @@ def session_start(
     )
     session.portal = portal
     session.tenant = portal.tenant
-    tokens = _issue(session, membership.role.code)
+    tokens = replace(_issue(session, membership.role.code), device=lockout.known_device_issue(user=user))
     audit_record(
         tenant=portal.tenant,
         actor=user,
@@ -154,20 +206,33 @@ def login(*, email: str, password: str, portal_slug: str, client: ClientInfo) ->
     and a user with (or owing) a second factor gets a challenge, never tokens.
     """
     portal = portal_get_for_login(slug=portal_slug)
-    lockout.login_guard(email=email, ip=client.ip)
+    account = User.objects.by_email(email).first()
+    target = ("user", account.id) if account is not None else None
+    lockout.login_guard(email=email, ip=client.ip, user=account, device=client.device)
     try:
-        user = authenticate_password(email=email, password=password)
+        user = authenticate_password(user=account, email=email, password=password)
     except InvalidCredentials:
-        lockout.login_failed(email=email, ip=client.ip)
+        lockout.login_failed(email=email, ip=client.ip, user=account)
         audit_record(
             tenant=portal.tenant,
             action="auth.login_failed",
+            target=target,
             ip=client.ip,
             data={"portal": portal.slug, "reason": "bad_credentials"},
             durable=True,
         )
         raise
-    lockout.login_succeeded(email=email, ip=client.ip)
+    except EmailUnverified:
+        audit_record(
+            tenant=portal.tenant,
+            action="auth.login_denied",
+            target=target,
+            ip=client.ip,
+            data={"portal": portal.slug, "reason": "email_unverified"},
+            durable=True,
+        )
+        raise
+    lockout.login_succeeded(email=email, ip=client.ip, user=user)
     try:
         membership = admitted_membership(user=user, portal=portal)
     except PermissionDenied as exc:
@@ -238,7 +303,9 @@ def refresh_rotate(*, raw: str, client: ClientInfo) -> IssuedTokens:
     if row is None:
         raise TokenInvalid("The refresh token is invalid.")
     session = row.session
-    if not _live_session(session):
+    if not _live_session(session) or revocation.session_predates_revocation(
+        user_id=session.user_id, tenant_id=session.tenant_id, started=session.created_at.timestamp()
+    ):
         raise TokenInvalid("This session has ended; sign in again.")
     with transaction.atomic():
         won = RefreshToken.objects.filter(token_hash=row.token_hash, used_at__isnull=True).update(

@@ -58,7 +58,7 @@ def demo_seed(*, password: str | None, make_password: Callable[[], str]) -> Demo
         )
         result.summary.append(f"portal {slug}: {'created' if created else 'unchanged'}")
     for demo in DEMO_USERS:
-        user = User.objects.filter(email__iexact=demo.email).first()
+        user = User.objects.by_email(demo.email).first()
         created = user is None
         if user is None:
             user = User.objects.create_user(email=demo.email, name=demo.name, email_verified=True)

@@ -53,6 +53,7 @@ from apps.identity.models import Invitation, InvitationToken, Membership, Portal
 from apps.identity.permissions import INVITE_MEMBER
 from apps.identity.rbac import require_permission, role_permissions
 from apps.identity.services.audit import audit_record
+from apps.identity.services.proof import unproved_account_reset
 
 logger = logging.getLogger("atrium.identity.invitations")
 
@@ -115,7 +116,7 @@ def invitation_create(
     to accept in, or no seat left.
     """
     require_permission(tenant=tenant, actor_role=actor_role, code=INVITE_MEMBER)
-    email = User.objects.normalize_email(email.strip())
+    email = User.objects.normalize_email(email)
     target = Role.objects.filter(code=role).first()
     if target is None:
         raise ApplicationError("Unknown role.", errors={"role": [f"No role {role!r} in this organisation."]})
@@ -246,15 +247,17 @@ class AcceptedInvitation:
     user_created: bool
 
 
-def _new_user(*, email: str, password: str | None, name: str) -> User:
+def _check_new_password(*, email: str, password: str | None, name: str) -> None:
     if not password:
-        raise ApplicationError(
-            "Choose a password to create your account.", errors={"password": ["This field is required."]}
-        )
+        raise ApplicationError("Choose a password for your account.", errors={"password": ["This field is required."]})
     try:
         validate_password(password, user=User(email=email, name=name))
     except ValidationError as exc:
         raise ApplicationError("The password is too weak.", errors={"password": list(exc.messages)}) from exc
+
+
+def _new_user(*, email: str, password: str | None, name: str) -> User:
+    _check_new_password(email=email, password=password, name=name)
     return User.objects.create_user(email=email, password=password, name=name, email_verified=True)
 
 
@@ -266,7 +269,9 @@ def invitation_accept(
 
     The token alone authorises this: it was mailed to the invited address, so
     whoever holds it controls that mailbox (the account's e-mail becomes
-    verified). 400 invalid, used, revoked or expired token, or a missing or
+    verified). An existing account whose address was never proved is not
+    handed over: it loses its password, second factor and sessions
+    (`services.proof`) and takes the password chosen here (400 without one). 400 invalid, used, revoked or expired token, or a missing or
     weak password for a new account; 403 suspended tenant or disabled
     account; 409 already a member, or no seat left.
     """
@@ -298,7 +303,7 @@ def invitation_accept(
         if not InvitationToken.objects.filter(token_hash=token_hash, used_at__isnull=True).update(used_at=now):
             raise ApplicationError(INVALID_INVITATION)
 
-        user = User.objects.filter(email__iexact=invitation.email).first()
+        user = User.objects.by_email(invitation.email).first()
         created = False
         if user is None:
             try:
@@ -306,13 +311,9 @@ def invitation_accept(
                     user = _new_user(email=invitation.email, password=password, name=name.strip())
                     created = True
             except IntegrityError:  # the same address signed up a moment ago (another tenant's invite)
-                user = User.objects.get(email__iexact=invitation.email)
+                user = User.objects.by_email(invitation.email).get()
         if not user.is_active:
             raise PermissionDenied("This account is disabled.")
-        if not created and not user.email_verified:
-            user.email_verified = True  # the mailed token proves the mailbox
-            user.save(update_fields=["email_verified", "updated_at"])
-
         if Membership.objects.filter(user=user).exists():
             raise Conflict("You are already a member of this organisation.")
         limit = plugs.seat_limit(tenant)
@@ -320,6 +321,15 @@ def invitation_accept(
             members = Membership.objects.filter(status=Membership.Status.ACTIVE).count()
             if members >= limit:
                 raise Conflict("The organisation's seat limit is reached.", seat_limit=limit)
+        if not created and not user.email_verified:
+            # The mailed token proves the mailbox; the account was made before anyone proved it,
+            # possibly by someone else: it keeps nothing of its own, and takes the invitee's password.
+            user = User.objects.select_for_update().get(id=user.id)
+            _check_new_password(email=invitation.email, password=password, name=name.strip())
+            unproved_account_reset(user=user, via="invitation", ip=ip)
+            user.set_password(password)
+            user.email_verified = True
+            user.save(update_fields=["password", "email_verified", "updated_at"])
 
         Membership.objects.create(user=user, role=invitation.role)
         invitation.status = Invitation.Status.ACCEPTED

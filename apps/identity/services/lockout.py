@@ -5,20 +5,28 @@ The login service calls `login_guard` before looking at the password, then
 calls `lockout_clear`. All state lives in the Django cache (Redis in
 production), so a lock imposed through one app server holds on every other.
 
+Counters are keyed on the **account** the address resolves to (its user id),
+not on the typed string: `Admin@`, `adm\u0131n@` (dotless i) and `admin@` reach the
+same counters wherever the lookup reaches the same account. An address with no
+account is keyed on its canonical form (`apps.identity.models.canonical_email`).
+
 Three counters, each with its own lock (thresholds in `settings.ATRIUM_LOCKOUT`):
 
-- **pair** (account e-mail, client IP): from the 5th failure on, each failure
+- **pair** (account, client IP): from the 5th failure on, each failure
   locks the pair for a delay that doubles per further failure (1 min, 2, 4, …,
   capped at 15 min). A locked pair is refused even with the right password. The
   attacker's IP being locked does nothing to the owner's other clients.
-- **account** (every client): many failures within the window lock the account
-  for everyone, but only briefly and never longer (60 s): the account-wide lock
-  cannot be used to keep a user out.
+- **account** (every client): reaching the threshold within the window locks
+  the account for everyone, briefly (60 s), **once per window**: failures while
+  locked or after it do not re-arm it, so a trickle of failures cannot keep
+  the owner out. A client that has signed in to the account before (its
+  *known-device* cookie, OWASP's device cookie) is never refused by the
+  account-wide lock, only by its own pair lock.
 - **ip** (every account): many failures from one client across accounts
   (credential stuffing) lock that client out of signing in.
 
 Keys are namespaced `auth:lock:…` and carry keyed hashes (HMAC with the secret
-key) of the e-mail and IP, never the values. A password reset or a correct MFA
+key) of the account and IP, never the values. A password reset or a correct MFA
 sign-in (`lockout_clear`) changes the account's *generation*, a salt of every
 pair key, so all its pairs start over at once without a key scan.
 
@@ -35,11 +43,12 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core import signing
 from django.core.cache import cache
 
 from apps.common.exceptions import TooManyRequests
 from apps.identity import metrics
-from apps.identity.models import User
+from apps.identity.models import User, canonical_email
 from apps.identity.services.audit import audit_record
 from apps.identity.throttling import digest, shared_store
 
@@ -73,8 +82,38 @@ def _now() -> float:
     return time.time()
 
 
-def _email(email: str) -> str:
-    return email.strip().lower()
+def account_key(*, user: User | None, email: str) -> str:
+    """What the counters are keyed on: the resolved account, else the canonical address."""
+    if user is not None:
+        return f"user:{user.id}"
+    return "email:" + canonical_email(email).casefold()
+
+
+def _resolve(email: str) -> User | None:
+    return User.objects.by_email(email).first()
+
+
+# --------------------------------------------------------------------------- known devices
+
+DEVICE_COOKIE = "atrium_device"
+DEVICE_MAX_AGE_SECONDS = 365 * 24 * 3600
+_DEVICE_SALT = "atrium.lockout.known-device"
+
+
+def known_device_issue(*, user: User) -> str:
+    """A signed mark that this client signed in to `user` (set as the `atrium_device` cookie)."""
+    return signing.dumps({"u": str(user.id), "n": secrets.token_hex(8)}, salt=_DEVICE_SALT, compress=False)
+
+
+def known_device_matches(*, value: str | None, user: User | None) -> bool:
+    """Whether `value` is a known-device mark this service issued for `user`."""
+    if not value or user is None:
+        return False
+    try:
+        payload = signing.loads(value, salt=_DEVICE_SALT, max_age=DEVICE_MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        return False
+    return isinstance(payload, dict) and payload.get("u") == str(user.id)
 
 
 @dataclass(frozen=True)
@@ -86,8 +125,8 @@ class _Keys:
     ip_until: str
 
     @classmethod
-    def of(cls, *, email: str, ip: str | None) -> _Keys:
-        account = digest("account", _email(email))
+    def of(cls, *, account: str, ip: str | None) -> _Keys:
+        account = digest("account", account)
         client = digest("ip", ip or _UNKNOWN_IP)
         return cls(
             generation=f"{PREFIX}:gen:{account}",
@@ -98,8 +137,8 @@ class _Keys:
         )
 
 
-def _pair_keys(*, email: str, ip: str | None, generation: object) -> tuple[str, str]:
-    pair = digest("pair", _email(email), ip or _UNKNOWN_IP, str(generation or ""))
+def _pair_keys(*, account: str, ip: str | None, generation: object) -> tuple[str, str]:
+    pair = digest("pair", account, ip or _UNKNOWN_IP, str(generation or ""))
     return f"{PREFIX}:pair:{pair}:failures", f"{PREFIX}:pair:{pair}:until"
 
 
@@ -128,36 +167,39 @@ def _remaining(until: object, now: float) -> float:
 # --------------------------------------------------------------------------- the login service's calls
 
 
-def login_guard(*, email: str, ip: str | None) -> None:
+def login_guard(*, email: str, ip: str | None, user: User | None, device: str | None = None) -> None:
     """Raise a 429 (with Retry-After) when this (account, client) pair, the account or the client is locked.
 
     Checked before the password is looked at, and the same for known and
-    unknown e-mails (it never touches the database).
+    unknown e-mails. `user` is the account `email` resolves to (None: none);
+    a `device` mark issued for that account exempts the client from the
+    account-wide lock.
     """
-    keys = _Keys.of(email=email, ip=ip)
+    account = account_key(user=user, email=email)
+    keys = _Keys.of(account=account, ip=ip)
     with shared_store():
         values = cache.get_many([keys.generation, keys.account_until, keys.ip_until])
-        _, pair_until = _pair_keys(email=email, ip=ip, generation=values.get(keys.generation))
+        _, pair_until = _pair_keys(account=account, ip=ip, generation=values.get(keys.generation))
         until = cache.get(pair_until)
     now = _now()
-    wait = max(
-        _remaining(until, now),
-        _remaining(values.get(keys.account_until), now),
-        _remaining(values.get(keys.ip_until), now),
-    )
+    waits = [_remaining(until, now), _remaining(values.get(keys.ip_until), now)]
+    if not known_device_matches(value=device, user=user):
+        waits.append(_remaining(values.get(keys.account_until), now))
+    wait = max(waits)
     if wait > 0:
         logger.info("auth.login_locked", extra={"client_ip": ip, "retry_after": math.ceil(wait)})
         raise TooManyRequests("Too many failed sign-in attempts; try again later.", retry_after=max(1, math.ceil(wait)))
 
 
-def login_failed(*, email: str, ip: str | None) -> None:
+def login_failed(*, email: str, ip: str | None, user: User | None) -> None:
     """Count a failed password attempt for the pair, the account and the client; lock where due."""
     metrics.login_failed()
     rules = policy()
-    keys = _Keys.of(email=email, ip=ip)
+    account = account_key(user=user, email=email)
+    keys = _Keys.of(account=account, ip=ip)
     locks: list[tuple[str, int, int]] = []
     with shared_store():
-        pair_failures, pair_until = _pair_keys(email=email, ip=ip, generation=cache.get(keys.generation))
+        pair_failures, pair_until = _pair_keys(account=account, ip=ip, generation=cache.get(keys.generation))
         pair_count = _count(pair_failures, window=rules.pair_window_seconds, sliding=True)
         account_count = _count(keys.account_failures, window=rules.account_window_seconds)
         ip_count = _count(keys.ip_failures, window=rules.ip_window_seconds)
@@ -168,7 +210,9 @@ def login_failed(*, email: str, ip: str | None) -> None:
             seconds = min(rules.pair_base_seconds * 2**doublings, rules.pair_max_seconds)
             cache.set(pair_until, now + seconds, timeout=seconds + 1)
             locks.append(("pair", seconds, pair_count))
-        if account_count >= rules.account_threshold:
+        # Exactly at the threshold, once per window: later failures in the window (a trickle
+        # meant to keep the owner out) do not re-arm it.
+        if account_count == rules.account_threshold:
             seconds = rules.account_lock_seconds
             cache.set(keys.account_until, now + seconds, timeout=seconds + 1)
             locks.append(("account", seconds, account_count))
@@ -177,50 +221,48 @@ def login_failed(*, email: str, ip: str | None) -> None:
             cache.set(keys.ip_until, now + seconds, timeout=seconds + 1)
             locks.append(("ip", seconds, ip_count))
     for scope, seconds, failures in locks:
-        _record_lock(email=email, ip=ip, scope=scope, seconds=seconds, failures=failures)
+        _record_lock(account=account, user=user, ip=ip, scope=scope, seconds=seconds, failures=failures)
 
 
-def login_succeeded(*, email: str, ip: str | None) -> None:
+def login_succeeded(*, email: str, ip: str | None, user: User | None) -> None:
     """A correct password from this client: its pair's failure count starts over.
 
     The account and IP counters stay: one success must not wipe out what other
     clients tried.
     """
     metrics.login_succeeded()
-    keys = _Keys.of(email=email, ip=ip)
+    account = account_key(user=user, email=email)
+    keys = _Keys.of(account=account, ip=ip)
     with shared_store():
-        failures, until = _pair_keys(email=email, ip=ip, generation=cache.get(keys.generation))
+        failures, until = _pair_keys(account=account, ip=ip, generation=cache.get(keys.generation))
         cache.delete_many([failures, until])
 
 
-def lockout_clear(*, email: str) -> None:
+def lockout_clear(*, email: str = "", user: User | None = None) -> None:
     """The account's owner proved themself (password reset, correct MFA sign-in): lift its locks.
 
     Every pair of the account starts over (new generation) and the account-wide
     count and lock go. Client-IP locks stay: they are about the client, not the account.
     """
-    keys = _Keys.of(email=email, ip=None)
+    if user is None:
+        user = _resolve(email)
+    keys = _Keys.of(account=account_key(user=user, email=email), ip=None)
     with shared_store():
         cache.set(keys.generation, secrets.token_hex(8), timeout=_GENERATION_TTL)
         cache.delete_many([keys.account_failures, keys.account_until])
     logger.info("auth.lockout_cleared")
 
 
-def _record_lock(*, email: str, ip: str | None, scope: str, seconds: int, failures: int) -> None:
+def _record_lock(*, account: str, user: User | None, ip: str | None, scope: str, seconds: int, failures: int) -> None:
     """Durably audit (platform stream: a lock spans every tenant of the account) and count a new lock."""
     metrics.lockout_imposed()
-    user = None if scope == "ip" else User.objects.filter(email__iexact=_email(email)).first()
+    target = ("user", user.id) if user is not None and scope != "ip" else None
     audit_record(
         actor=None,
         action="auth.lockout",
-        target=("user", user.id) if user is not None else None,
+        target=target,
         ip=ip,
         # The keyed hash ties the event to the log lines of the same account without storing a typed e-mail.
-        data={
-            "scope": scope,
-            "seconds": seconds,
-            "failures": failures,
-            "account": digest("account", _email(email))[:16],
-        },
+        data={"scope": scope, "seconds": seconds, "failures": failures, "account": digest("account", account)[:16]},
         durable=True,
     )

@@ -22,7 +22,13 @@ def login(api):  # type: ignore[no-untyped-def]
             "/api/v1/identity/auth/login/", {"email": user.email, "password": password, "portal": portal.slug}
         )
         assert response.status_code == 200, response.content
-        return response.json()
+        body = response.json()
+        if "access" in body:
+            # Use what you get: a sign-in that answers 200 must give a token the API accepts.
+            me = APIClient().get("/api/v1/identity/auth/me/", HTTP_AUTHORIZATION=f"Bearer {body['access']}")
+            assert me.status_code == 200, me.content
+            assert me.json()["email"].lower() == user.email.lower()
+        return body
 
     return do
 

@@ -18,6 +18,7 @@ from apps.identity.tests.factories import PortalFactory, UserFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 REGISTER = "/api/v1/identity/auth/register/"
+LOGIN = "/api/v1/identity/auth/login/"
 VERIFY = "/api/v1/identity/auth/email/verify/"
 RESEND = "/api/v1/identity/auth/email/resend/"
 STRONG = "a sturdy new passphrase 42"
@@ -52,13 +53,17 @@ def test_register_creates_a_member_and_mails_a_verification_link(api, open_porta
     user = User.objects.get(email__iexact="new.person@example.test")
     assert user.name == "Nia"
     assert not user.email_verified
-    assert user.check_password(STRONG)
+    assert not user.has_usable_password()  # the password waits for proof of the mailbox
     with tenant_context(tenant):
         assert Membership.objects.get(user=user).role.code == "member"
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [user.email]
     assert f"/portal/{open_portal.slug}/email/verify/?key=" in mail.outbox[0].body
-    # The new member can sign in at once (verification is not a sign-in gate).
+    # Before the link is followed the right password is refused with a reason; after, it signs in.
+    early = api.post(LOGIN, {"email": user.email, "password": STRONG, "portal": open_portal.slug}, format="json")
+    assert early.status_code == 403
+    assert early.json()["type"].endswith("/email_unverified")
+    assert api.post(VERIFY, {"key": _key_from(mail.outbox[0])}, format="json").status_code == 204
     assert login(user, open_portal, password=STRONG)["access"]
 
 

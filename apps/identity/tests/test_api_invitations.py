@@ -216,7 +216,7 @@ def test_a_new_user_must_choose_a_valid_password(admin_api, invite, api):
 def test_an_existing_user_joins_without_a_password(admin_api, invite, api, login, tenant, other_tenant):
     from apps.identity.tests.factories import PortalFactory
 
-    elsewhere = UserFactory(email="known@example.test", email_verified=False)
+    elsewhere = UserFactory(email="known@example.test", email_verified=True)
     make_membership(user=elsewhere, tenant=other_tenant, role="admin")
     invite(admin_api, "KNOWN@example.test", "admin")
     response = api.post(ACCEPT, {"token": token_from_mail("KNOWN@example.test"), "password": "ignored"}, format="json")

@@ -28,7 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         reason = f"operator:{options['reason']}"[:50] if options["reason"] != "operator" else "operator"
         if options["user"]:
-            user = User.objects.filter(email__iexact=options["user"].strip()).first()
+            user = User.objects.by_email(options["user"]).first()
             if user is None:
                 raise CommandError(f"unknown user: {options['user']!r}")
             ended = sessions_revoke_user(user=user, reason=reason)
