@@ -150,6 +150,23 @@ def tenant_suspend(*, tenant: Tenant, actor: User | None = None, ip: str | None 
 
 
 @transaction.atomic
+def tenant_reactivate(*, tenant: Tenant, actor: User | None = None, ip: str | None = None) -> bool:
+    """Lift a suspension: sign-ins work again at once. Sessions ended by the suspension stay ended.
+
+    True when the tenant was suspended. Offboarded tenants are not brought back (404).
+    """
+    locked = Tenant.objects.select_for_update().get(id=tenant.id)
+    if locked.status == Tenant.Status.OFFBOARDED:
+        raise NotFound("No such tenant.")
+    if locked.status != Tenant.Status.SUSPENDED:
+        return False
+    Tenant.objects.filter(id=tenant.id).update(status=Tenant.Status.ACTIVE, updated_at=timezone.now())
+    tenant.status = Tenant.Status.ACTIVE
+    audit_record(tenant=tenant, actor=actor, action="tenant.reactivated", target=("tenant", tenant.slug), ip=ip)
+    return True
+
+
+@transaction.atomic
 def user_deactivate(*, user: User, actor: User | None = None, ip: str | None = None) -> int:
     """Deactivate an account: it can no longer sign in, and every token it holds stops now."""
     User.objects.filter(id=user.id).update(is_active=False)

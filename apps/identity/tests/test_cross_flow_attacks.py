@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 
 import pytest
-from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.core import mail
 from django.core.cache import cache
 from django.core.management import call_command
@@ -38,6 +37,7 @@ from apps.identity.models import AuthSession, Membership, Portal, User
 from apps.identity.services import lockout, members
 from apps.identity.tests.conftest import PASSWORD
 from apps.identity.tests.factories import PortalFactory, UserFactory
+from apps.identity.tests.hashing_support import COUNTING_HASHER, CountingHasher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,7 +128,11 @@ def test_pre_registered_account_is_not_handed_to_the_invitee(
     # ...and (say, from before this fix) holds a second factor and a session on it.
     TOTPDevice.objects.create(user=squatted, name="attacker phone", confirmed=True)
     squatted_session = AuthSession.objects.create(
-        user=squatted, tenant=open_portal.tenant, portal=open_portal, amr=["pwd"], expires_at=datetime.now(UTC) + timedelta(days=1)
+        user=squatted,
+        tenant=open_portal.tenant,
+        portal=open_portal,
+        amr=["pwd"],
+        expires_at=datetime.now(UTC) + timedelta(days=1),
     )
     # Tenant B's owner invites the victim as an admin; the victim accepts with their own password.
     owner = member("owner", of=target_portal.tenant)
@@ -251,24 +255,6 @@ def test_register_then_login_does_not_tell_whether_the_address_had_an_account(op
     assert sign_in(known.email, PASSWORD, open_portal).status_code == 200
 
 
-class CountingHasher(Argon2PasswordHasher):
-    """The production hasher, counting every hash it computes (encode) or checks (verify)."""
-
-    calls = 0
-    # Cheap parameters: the count matters here, not the cost.
-    time_cost = 1
-    memory_cost = 8
-    parallelism = 1
-
-    def encode(self, password, salt):
-        type(self).calls += 1
-        return super().encode(password, salt)
-
-    def verify(self, password, encoded):
-        type(self).calls += 1
-        return super().verify(password, encoded)
-
-
 def hashes_for(email: str, password: str, portal) -> tuple[int, int]:
     CountingHasher.calls = 0
     status = sign_in(email, password, portal).status_code
@@ -276,7 +262,7 @@ def hashes_for(email: str, password: str, portal) -> tuple[int, int]:
 
 
 def test_unknown_email_and_wrong_password_cost_the_same_hashes(settings, open_portal, member):
-    settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
+    settings.PASSWORD_HASHERS = [COUNTING_HASHER]
     known = member("member")
     known.set_password(PASSWORD)
     known.save()

@@ -21,6 +21,7 @@ from apps.identity.tests.conftest import PASSWORD
 from apps.identity.tests.factories import PortalFactory
 from apps.identity.tests.mfa_support import (
     CONFIRM,
+    LOGIN,
     ME,
     SETUP,
     STATUS,
@@ -234,13 +235,25 @@ def test_a_removed_member_cannot_finish_the_challenge(api, mfa_user, portal):
     assert not AuthSession.objects.filter(user=mfa_user).exists()
 
 
-def test_a_correct_mfa_sign_in_clears_the_password_lockout(api, mfa_user, portal, monkeypatch):
-    cleared = []
-    monkeypatch.setattr(mfa, "lockout_clear", lambda *, email: cleared.append(email))
+def test_a_correct_mfa_sign_in_clears_the_password_lockout(api, mfa_user, portal):
+    """The real lockout: a pair locked by wrong passwords is lifted by the owner's correct MFA sign-in."""
+    locked_client = "198.51.100.9"
+
+    def from_locked_client(password: str) -> int:
+        body = {"email": mfa_user.email, "password": password, "portal": portal.slug}
+        return APIClient().post(LOGIN, body, REMOTE_ADDR=locked_client).status_code
+
+    assert [from_locked_client("wrong guess") for _ in range(5)] == [401] * 5
+    assert from_locked_client(PASSWORD) == 429
+    # A wrong code proves nothing: the lock stays.
     api.post(VERIFY, {"mfa_token": challenge(api, mfa_user, portal), "code": wrong_code(mfa_user)})
-    assert cleared == []
-    api.post(VERIFY, {"mfa_token": challenge(api, mfa_user, portal), "code": totp_code(mfa_user)})
-    assert cleared == [mfa_user.email]
+    assert from_locked_client(PASSWORD) == 429
+    # The owner's correct second factor (from their own client) lifts it.
+    assert (
+        api.post(VERIFY, {"mfa_token": challenge(api, mfa_user, portal), "code": totp_code(mfa_user)}).status_code
+        == 200
+    )
+    assert from_locked_client(PASSWORD) == 200
 
 
 def test_enrolment_for_a_portal_that_requires_mfa(api, member, portal):

@@ -154,6 +154,8 @@ def test_reset_revokes_existing_access_and_refresh_tokens(api, member, portal, t
         assert api.post(REFRESH, {"refresh": tokens["refresh"]}).status_code == 401
     assert not AuthSession.objects.filter(user=user, revoked_at__isnull=True).exists()
     assert set(AuthSession.objects.filter(user=user).values_list("revoke_reason", flat=True)) == {"password_reset"}
+    # The new password signs in at once, right after the revocation.
+    assert _bearer(login(user, portal, password=NEW)["access"]).get(ME).status_code == 200
 
 
 def test_reset_reaches_a_user_without_a_usable_password(api, tenant, portal):

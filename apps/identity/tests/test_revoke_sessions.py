@@ -45,29 +45,33 @@ def signed_in(member, portal, tenant, other_tenant, login):
     }
 
 
-def test_revoke_by_user(api, signed_in):
+def test_revoke_by_user(api, signed_in, login, portal):
     output = _run("--user", signed_in["alice"].email.upper())
     assert output.strip() == f"Ended 3 sessions of user {signed_in['alice'].email}."
     for key in ("alice_here", "alice_second", "alice_outside"):
         assert not _alive(signed_in[key])
         assert api.post(REFRESH, {"refresh": signed_in[key]["refresh"]}).status_code == 401
     assert _alive(signed_in["bob_here"])
+    # The revocation ends what existed, not the account: signing in again right away works.
+    assert _alive(login(signed_in["alice"], portal))
 
 
-def test_revoke_by_portal(signed_in, portal):
+def test_revoke_by_portal(signed_in, portal, login):
     assert _run("--portal", portal.slug).strip() == f"Ended 2 sessions of portal {portal.slug}."
     assert not _alive(signed_in["alice_here"])
     assert not _alive(signed_in["bob_here"])
     assert _alive(signed_in["alice_second"])
     assert _alive(signed_in["alice_outside"])
+    assert _alive(login(signed_in["alice"], portal))
 
 
-def test_revoke_by_tenant(signed_in, tenant):
+def test_revoke_by_tenant(signed_in, tenant, portal, login):
     assert _run("--tenant", tenant.slug).strip() == f"Ended 3 sessions of tenant {tenant.slug}."
     assert not _alive(signed_in["alice_here"])
     assert not _alive(signed_in["alice_second"])
     assert not _alive(signed_in["bob_here"])
     assert _alive(signed_in["alice_outside"])
+    assert _alive(login(signed_in["alice"], portal))
 
 
 def test_second_run_ends_nothing(signed_in, tenant):

@@ -103,9 +103,11 @@ def test_delete_ends_that_session_at_once(api, member, portal, login):
 
 
 def test_delete_own_current_session_signs_out(member, portal, login):
-    tokens = login(member(), portal)
+    user = member()
+    tokens = login(user, portal)
     assert _bearer(tokens["access"]).delete(f"{LIST}{_sid(tokens)}/").status_code == 204
     assert _bearer(tokens["access"]).get(ME).status_code == 401
+    assert _bearer(login(user, portal)["access"]).get(ME).status_code == 200
 
 
 def test_delete_another_users_session_is_404_and_leaves_it_alive(member, portal, login, other_tenant):
@@ -142,6 +144,8 @@ def test_revoke_user_ends_every_session_in_every_tenant(api, member, portal, log
     assert _bearer(theirs["access"]).get(ME).status_code == 200
     event = PlatformAuditEvent.objects.get(action="auth.sessions_revoked")
     assert event.data == {"scope": "user", "reason": "test", "count": 2}
+    # What existed ended; the account did not: a fresh sign-in (same second, as like as not) works.
+    assert _bearer(login(user, portal)["access"]).get(ME).status_code == 200
 
 
 def test_revoke_portal_ends_only_that_portals_sessions(api, member, portal, tenant, login):
@@ -152,6 +156,7 @@ def test_revoke_portal_ends_only_that_portals_sessions(api, member, portal, tena
     assert _bearer(here["access"]).get(ME).status_code == 401
     assert api.post(REFRESH, {"refresh": here["refresh"]}).status_code == 401
     assert _bearer(there["access"]).get(ME).status_code == 200
+    assert _bearer(login(user, portal)["access"]).get(ME).status_code == 200
 
 
 def test_revoke_tenant_ends_only_that_tenants_sessions(api, member, portal, tenant, other_tenant, login):
@@ -165,6 +170,7 @@ def test_revoke_tenant_ends_only_that_tenants_sessions(api, member, portal, tena
     assert _bearer(there["access"]).get(ME).status_code == 200
     with tenant_context(tenant):
         assert AuditEvent.objects.get(action="auth.sessions_revoked").data["count"] == 1
+    assert _bearer(login(user, portal)["access"]).get(ME).status_code == 200
 
 
 def test_tenant_suspension_ends_access_at_the_next_request(api, member, portal, tenant, other_tenant, login):
@@ -187,3 +193,9 @@ def test_tenant_suspension_ends_access_at_the_next_request(api, member, portal, 
     assert sessions.tenant_suspend(tenant=tenant) == 0
     with tenant_context(tenant):
         assert AuditEvent.objects.filter(action="tenant.suspended").count() == 1
+    # Reactivated, the tenant's members sign in again at once (the old tokens stay dead).
+    sessions.tenant_reactivate(tenant=tenant)
+    assert _bearer(login(user, portal)["access"]).get(ME).status_code == 200
+    assert _bearer(here["access"]).get(ME).status_code == 401
+    with tenant_context(tenant):
+        assert AuditEvent.objects.filter(action="tenant.reactivated").count() == 1
