@@ -33,8 +33,9 @@ request and retry with the same key.
 
 Only for tenant-scoped views with an authenticated user: the record is a
 tenant row (`IdempotencyRecord`, with the tenant wall and RLS).
-`idempotency_purge()` removes expired records (operator code, for a periodic job);
-an expired record is also replaced in place when its key comes back.
+`idempotency_purge()` removes expired records (a periodic job, tenant by tenant:
+it needs no escape); an expired record is also replaced in place when its key
+comes back.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 from uuid import UUID
@@ -58,7 +60,7 @@ from rest_framework.response import Response
 
 from apps.common.exceptions import ApplicationError, Conflict
 from apps.common.models import IdempotencyRecord
-from apps.common.tenancy import unscoped
+from apps.common.tenancy import tenant_context
 
 HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
@@ -185,11 +187,36 @@ def idempotency_replay(*, record: IdempotencyRecord, fingerprint: str) -> Respon
     return Response(record.response_body, status=record.status_code, headers=headers)
 
 
-def idempotency_purge(*, older_than: timedelta = IDEMPOTENCY_TTL) -> int:
-    """Delete expired records of every tenant (operator code: a periodic job)."""
-    with unscoped():
-        deleted, _ = IdempotencyRecord.all_tenants.filter(created_at__lt=timezone.now() - older_than).delete()
-    return deleted
+def idempotency_purge(*, older_than: timedelta = IDEMPOTENCY_TTL, batch_size: int = 500) -> int:
+    """Delete expired records, tenant by tenant (a periodic job: it runs on the worker's database role).
+
+    That role cannot lift row-level security (ADR 0008), so the purge does not
+    try: it walks the (global) tenant table and deletes each tenant's expired
+    records inside that tenant's context, one short transaction per tenant —
+    behind the same wall as every request. Two queries per tenant, hourly.
+    """
+    cutoff = timezone.now() - older_than
+    tenants = IdempotencyRecord._meta.get_field("tenant").related_model._default_manager
+    deleted, last_id = 0, None
+    while True:
+        page = tenants.order_by("pk")
+        if last_id is not None:
+            page = page.filter(pk__gt=last_id)
+        ids = list(page.values_list("pk", flat=True)[:batch_size])
+        for tenant_id in ids:
+            with tenant_context(_TenantRef(tenant_id)):
+                count, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+            deleted += count
+        if len(ids) < batch_size:
+            return deleted
+        last_id = ids[-1]
+
+
+@dataclass(frozen=True)
+class _TenantRef:
+    """All a tenant context needs of a tenant: its id."""
+
+    id: UUID
 
 
 # --------------------------------------------------------------------------- the decorator

@@ -9,7 +9,9 @@ tenant" fallback.
 `TenantScopedModel.objects` filters by the current tenant and raises without
 one. The one way round it is named and greppable: `with unscoped():` (operator
 code, commands, migrations), inside which `Model.all_tenants` works. On
-PostgreSQL the same context drives row-level security (see `apps.common.rls`).
+PostgreSQL the same context drives row-level security (see `apps.common.rls`);
+there the escape works only for the operator database role, never for the
+role web and worker processes connect as.
 
 `apps.common` knows no tenant model: a tenant here is any object with an `id`.
 The identity app registers a loader so jobs can turn a recorded id back into
@@ -124,7 +126,10 @@ def unscoped() -> Iterator[None]:
     """The named escape: operator code that must see every tenant's rows.
 
     Never used on a request path. Inside it `Model.all_tenants` works and, on
-    PostgreSQL, the row-level security policies admit every row.
+    PostgreSQL, the `operator_bypass` policies admit every row — for the
+    operator database role only (commands, migrations). On the web and worker
+    role the policies would stay shut and the block would quietly see nothing,
+    so entering it there raises `rls.BypassUnavailable` (ADR 0008).
     """
     outer = _unscoped.get()
     opens_transaction = not transaction.get_connection().in_atomic_block

@@ -14,6 +14,12 @@ row-level security policy lets tenants read but only the escape write):
 
 A second run changes nothing. `dry_run=True` (`seed_rbac --check`) computes the
 same differences and writes nothing.
+
+This is operator code. On PostgreSQL the escape works only for the operator
+database role (ADR 0008): `seed_rbac` runs as it at deploy. The request path
+only reads system roles, which needs no escape (`services.tenants.system_role`);
+on the web or worker role a seed raises `BypassUnavailable` and writes
+nothing.
 """
 
 from __future__ import annotations

@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from apps.common.exceptions import ApplicationError, Conflict
-from apps.common.tenancy import tenant_context, unscoped
+from apps.common.tenancy import tenant_context
 from apps.identity import plugs
 from apps.identity.jobs import set_password_mail_job
 from apps.identity.models import SYSTEM_ROLE_CODES, Membership, Portal, Role, Tenant, User
+from apps.identity.services.proof import unproved_account_reset
 from apps.identity.services.rbac import rbac_seed
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -27,13 +31,49 @@ class TenantCreated:
 
 
 def system_role(code: str) -> Role:
-    """A system role, seeding the RBAC catalogue first if `seed_rbac` has not run yet."""
-    with unscoped():
-        role = Role.all_roles.filter(tenant=None, code=code).first()
-        if role is None:
-            rbac_seed()
-            role = Role.all_roles.get(tenant=None, code=code)
+    """A system role, seeding the RBAC catalogue first if `seed_rbac` has not run yet.
+
+    System roles are rows without a tenant, which the roles table's RLS policy
+    lets every connection read: no escape is needed, so this works on the web
+    and worker database role. Seeding writes them, which only the operator role
+    may (`rbac_seed` raises `BypassUnavailable` elsewhere: run `seed_rbac`).
+    """
+    role = Role.all_roles.filter(tenant=None, code=code).first()
+    if role is None:
+        rbac_seed()
+        role = Role.all_roles.get(tenant=None, code=code)
     return role
+
+
+def validate_name(name: str) -> str:
+    name = (name or "").strip()
+    max_length = Tenant._meta.get_field("name").max_length or 200
+    if not name or len(name) > max_length:
+        raise ApplicationError(
+            f"A name is 1-{max_length} characters.", errors={"name": [f"1-{max_length} characters, not blank"]}
+        )
+    return name
+
+
+def validate_owner_email(email: str) -> str:
+    email = User.objects.normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ApplicationError(
+            f"{email!r} is not a valid e-mail address.", errors={"owner_email": list(exc.messages)}
+        ) from exc
+    return email
+
+
+def validate_owner_password(password: str, *, email: str) -> None:
+    """The same password policy as every other way a password is set (the settings' validators)."""
+    try:
+        validate_password(password, user=User(email=email))
+    except ValidationError as exc:
+        raise ApplicationError(
+            "The owner password is too weak: " + " ".join(exc.messages), errors={"owner_password": list(exc.messages)}
+        ) from exc
 
 
 def validate_slug(slug: str) -> str:
@@ -63,6 +103,10 @@ def tenant_create(
     onboarding). A taken slug raises Conflict and writes nothing.
     """
     slug = validate_slug(slug)
+    name = validate_name(name)
+    owner_email = validate_owner_email(owner_email)
+    if owner_password:
+        validate_owner_password(owner_password, email=owner_email)
     if plan not in plugs.plans():
         raise ApplicationError(f"Unknown plan {plan!r}; known plans: {', '.join(sorted(plugs.plans()))}.")
     if tier not in Tenant.Tier.values:
@@ -78,13 +122,19 @@ def tenant_create(
     except IntegrityError as exc:  # a concurrent create won the race
         raise Conflict(f"The slug {slug!r} is already taken.") from exc
 
-    owner = User.objects.filter(email__iexact=owner_email.strip()).first()
+    owner = User.objects.by_email(owner_email).select_for_update().first()
     owner_created = owner is None
     if owner is None:
         owner = User.objects.create_user(email=owner_email, password=owner_password or None)
     elif owner_password:
-        owner.set_password(owner_password)
-        owner.save(update_fields=["password"])
+        raise Conflict(
+            f"{owner.email} already has an account, and its password is not changed here. Run the command "
+            "without --owner-password: the owner signs in with their own password (or resets it)."
+        )
+    else:
+        # An account nobody proved the address of is not handed the tenant: it keeps nothing of its own,
+        # and the owner is mailed a link to set a password (which proves the mailbox).
+        unproved_account_reset(user=owner, via="create_tenant")
 
     owner_role = system_role("owner")
     with tenant_context(tenant):
