@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 import pytest
 from django.conf import settings
 from django.db import connection
 
+from config.env import BASE_DIR
 from config.env import CI as IN_CI
 
 
@@ -59,6 +63,36 @@ def _clear_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(scope="session")
+def child_env(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, str]]:
+    """`child_env(NAME=value, ...)`: the whole environment of a process a test starts.
+
+    Not this process's environment (the developer's shell, an exported `.env`,
+    pytest's own test settings): only PATH, a fixed locale and a way to import
+    Atrium come from here, plus what the test names. HOME and ATRIUM_VAR_DIR
+    (embedded database, dev keys, uploads, cache) are fresh temporary
+    directories, so the child writes nothing into the checkout.
+    """
+
+    def make(**values: str) -> dict[str, str]:
+        scratch = tmp_path_factory.mktemp("child")
+        (scratch / "home").mkdir()
+        env = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "HOME": str(scratch / "home"),
+            "TMPDIR": str(scratch),
+            "PYTHONPATH": str(BASE_DIR),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "ATRIUM_VAR_DIR": str(scratch / "var"),
+        }
+        env.update(values)
+        return env
+
+    return make
 
 
 @pytest.fixture

@@ -6,21 +6,43 @@ the process expects and what it does without each value.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 # Marks the secret key used when none is set; production refuses to start on it.
 DEV_SECRET_KEY = "dev-insecure-atrium-key-do-not-use-in-production"  # noqa: S105
 
 env = environ.Env()
 
+
+def _unset_if_blank(*names: str) -> None:
+    """An empty variable means "not set": drop it before a library that only tests presence sees it.
+
+    prometheus_client switches to multiprocess mode when `PROMETHEUS_MULTIPROC_DIR`
+    merely exists (and django-prometheus then merges from it), so an empty value
+    copied from an env file would write `counter_<pid>.db` samples into whatever
+    the current directory is.
+    """
+    for name in names:
+        if name in os.environ and not os.environ[name].strip():
+            del os.environ[name]
+
+
+_unset_if_blank("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
+
 DEBUG: bool = env.bool("DJANGO_DEBUG", default=False)
 TESTING: bool = env.bool("ATRIUM_TESTING", default=False)
 CI: bool = env.bool("CI", default=False)
+
+# Local state of the embedded default: SQLite database, dev keys, uploads, the shared cache, the
+# base URL `make run` serves under. A test run or a read-only image points it elsewhere.
+VAR_DIR = Path(env.str("ATRIUM_VAR_DIR", default="") or BASE_DIR / "var").resolve()
+# Where `make run` (scripts/run.sh) records the base URL it serves under.
+SERVED_BASE_URL_FILE = VAR_DIR / "public-base-url"
 
 SECRET_KEY: str = env.str("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
 # Previous secret keys, still accepted for signatures (sessions, reset links, backup codes) during a rotation.
@@ -35,7 +57,24 @@ COMPLIANCE_PROFILES: list[str] = env.list("COMPLIANCE_PROFILES", default=[])
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
 TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=[])
 SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+
+def _served_base_url() -> str:
+    """In debug, the base URL the local `make run` server serves under, if it recorded one.
+
+    Commands run by hand beside `make run HOST=… PORT=…` then print links to that
+    server rather than to port 8000. Never in production: there PUBLIC_BASE_URL
+    is configuration, not a guess.
+    """
+    if not DEBUG:
+        return ""
+    try:
+        return SERVED_BASE_URL_FILE.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="") or _served_base_url() or "http://127.0.0.1:8000"
 
 # Files: local disk unless a bucket is named.
 MEDIA_ROOT: str = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
@@ -48,11 +87,14 @@ JWT_KEYS_DIR: str = env.str("JWT_KEYS_DIR", default=str(VAR_DIR / "jwt-keys"))
 JWT_ISSUER: str = env.str("JWT_ISSUER", default="atrium")
 JWT_PRIVATE_KEY: str = env.str("JWT_PRIVATE_KEY", default="", multiline=True)
 
-# Prometheus multiprocess mode (set by the gunicorn config for every worker).
-PROMETHEUS_MULTIPROC_DIR: str = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# Prometheus multiprocess mode (set by the gunicorn config for every worker); empty is unset (above).
+PROMETHEUS_MULTIPROC_DIR: str = env.str("PROMETHEUS_MULTIPROC_DIR", default="").strip()
 
 # Several app processes need one shared store (Redis) for revocation, lockout and throttles; a
 # production process without REDIS_URL refuses to start unless it is declared the only one.
 SINGLE_PROCESS: bool = env.bool("ATRIUM_SINGLE_PROCESS", default=False)
+# Without REDIS_URL, that store is a file cache under VAR_DIR, shared by the server and `manage.py`
+# commands on the same machine (docs/adr/0009-embedded-shared-cache.md).
+CACHE_DIR = VAR_DIR / "cache"
 # Overrides of the API throttle rates, e.g. ATRIUM_THROTTLE_RATES="login=10/min,register=5/hour".
 THROTTLE_RATES: dict[str, str] = env.dict("ATRIUM_THROTTLE_RATES", default={})

@@ -4,8 +4,8 @@ Its main job is Prometheus' multiprocess mode, so `/metrics` answered by any one
 worker reports the counters of all of them: every worker writes its samples to
 files in `PROMETHEUS_MULTIPROC_DIR`, and the exporting worker merges them.
 
-- The directory is taken from `PROMETHEUS_MULTIPROC_DIR` (default
-  `var/prometheus`) and exported to the environment here, when the master reads
+- The directory is taken from `PROMETHEUS_MULTIPROC_DIR` (unset or empty:
+  `var/prometheus` under ATRIUM_VAR_DIR) and exported to the environment here, when the master reads
   this file: workers inherit it, and `prometheus_client` reads it when a worker
   first imports it, so it must be set before then.
 - Samples left by a previous run are removed before the first worker forks.
@@ -33,7 +33,7 @@ control_socket_disable = True
 # Atrium writes its own JSON access line (apps.common.middleware); gunicorn's would duplicate it.
 accesslog = None
 errorlog = "-"
-# Sync workers: measured faster than gthread at p99 for this app (see ENVIRONMENT.md).
+# Sync workers: measured faster than gthread at p99 for this app (gthread worsened p99 3-6x).
 worker_class = "sync"
 # Workers heartbeat through a file; memory-backed where available so a slow disk cannot kill them.
 worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108

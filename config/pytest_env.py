@@ -15,8 +15,17 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("ATRIUM_TESTING", "true")
 
+import tempfile
+
 # Each test run signs with a fresh key in a temporary directory, not the dev key in var/.
 if "JWT_KEYS_DIR" not in os.environ:
-    import tempfile
-
     os.environ["JWT_KEYS_DIR"] = tempfile.mkdtemp(prefix="atrium-test-jwt-")
+# Hypothesis keeps its example database and caches there too, not in the checkout.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="atrium-test-hypothesis-"))
+
+# An empty PROMETHEUS_MULTIPROC_DIR (an exported env file) is "not set", as config/env.py has it; dropped
+# here already, before any test module imports prometheus_client, which would otherwise switch to
+# multiprocess mode and write sample files into the current directory (the checkout).
+for _name in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"):
+    if not os.environ.get(_name, "x").strip():
+        del os.environ[_name]

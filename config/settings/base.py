@@ -69,7 +69,7 @@ TEMPLATES = [
     },
 ]
 
-if E.DATABASE_URL.startswith("sqlite:///") and "var/" in E.DATABASE_URL:
+if E.DATABASE_URL.startswith("sqlite:///") and E.DATABASE_URL.removeprefix("sqlite:///").startswith(str(E.VAR_DIR)):
     E.VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DATABASES = {"default": E.env.db_url_config(E.DATABASE_URL)}
@@ -114,8 +114,22 @@ if E.REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
-else:
+elif E.TESTING:
+    # A test run is one process per test database (subprocesses a test starts get their own settings).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "atrium"}}
+else:
+    # The embedded default (and ATRIUM_SINGLE_PROCESS): files that the server and every `manage.py`
+    # command of this machine share, so a revocation or lockout made by an operator command reaches
+    # the server (docs/adr/0009-embedded-shared-cache.md).
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.SharedFileCache",
+            "LOCATION": str(E.CACHE_DIR),
+            "KEY_PREFIX": "atrium",
+            # Culling only ever drops expired entries (see SharedFileCache); this is when it starts looking.
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
+        }
+    }
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

@@ -29,11 +29,13 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 def _check_shared_store() -> None:
     """Revocation marks, lockouts, throttles and the RBAC version must be seen by every process.
 
-    Without REDIS_URL the cache is per process: a logout or lockout made through
-    one gunicorn worker would not exist for the next. Production therefore needs
-    Redis, unless the operator declares this the only process
-    (ATRIUM_SINGLE_PROCESS=true, e.g. one sync worker on a small box). The test
-    run (ATRIUM_TESTING) is one process per test database as well.
+    Without REDIS_URL the cache is a directory of files on this machine
+    (`config.cache.SharedFileCache`): the server and the operator's `manage.py`
+    commands share it, but a second server does not, and it was not built for a
+    fleet's load. Production therefore needs Redis, unless the operator declares
+    this the only process serving requests (ATRIUM_SINGLE_PROCESS=true, e.g. one
+    sync worker on a small box). The test run (ATRIUM_TESTING) is one process
+    per test database, on a memory cache.
     """
     if E.REDIS_URL:
         if not E.REDIS_URL.startswith(_REDIS_SCHEMES):
@@ -45,6 +47,6 @@ def _check_shared_store() -> None:
         return
     raise ImproperlyConfigured(
         "REDIS_URL must be set when DJANGO_DEBUG is false: token revocation, lockout, throttles and role changes "
-        "live in the cache, and a per-process cache is not shared between workers or servers "
+        "live in the cache, and the embedded file cache is not shared between servers "
         "(set REDIS_URL=redis://host:6379/0, or ATRIUM_SINGLE_PROCESS=true if exactly one process serves requests)."
     )

@@ -13,8 +13,6 @@ import sys
 import pytest
 from django.core.files.storage import InMemoryStorage
 
-from config.env import BASE_DIR
-
 pytestmark = pytest.mark.django_db
 
 
@@ -132,17 +130,22 @@ for path in ("/healthz", "/readyz"):
 """
 
 
-def test_database_outage_is_503_on_readyz_and_healthz_stays_alive(tmp_path):
+def test_database_outage_is_503_on_readyz_and_healthz_stays_alive(tmp_path, child_env):
     # A real unreachable server (nothing listens on port 1), in a process of its own.
-    env = dict(os.environ)
-    env.update(
+    env = child_env(
         DATABASE_URL="postgres://atrium@127.0.0.1:1/nope",
         MEDIA_ROOT=str(tmp_path),
         DJANGO_SETTINGS_MODULE="config.settings",
+        # This run's test settings (config/pytest_env.py), production mode with its memory cache.
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=os.environ["DJANGO_SECRET_KEY"],
+        ALLOWED_HOSTS="testserver",
+        SECURE_SSL_REDIRECT="false",
+        ATRIUM_TESTING="true",
     )
     result = subprocess.run(
         [sys.executable, "-c", READYZ_SCRIPT],
-        cwd=BASE_DIR,
+        cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,

@@ -104,17 +104,13 @@ def _get_counts_per_worker(multiproc_dir: Path) -> dict[str, float]:
 
 
 @pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is not installed in .venv")
-def test_gunicorn_metrics_count_the_requests_of_every_worker(tmp_path):
+def test_gunicorn_metrics_count_the_requests_of_every_worker(tmp_path, child_env):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     multiproc_dir = tmp_path / "prometheus"
     multiproc_dir.mkdir()
     (multiproc_dir / "counter_99999.db").write_bytes(b"")  # left over from a previous run
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "XDG_RUNTIME_DIR", "COMPLIANCE_PROFILES"}}
-    env.update(
-        HOME=str(home),
+    env = child_env(
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1",
@@ -132,13 +128,13 @@ def test_gunicorn_metrics_count_the_requests_of_every_worker(tmp_path):
             str(GUNICORN),
             "config.wsgi",
             "-c",
-            "config/gunicorn.conf.py",
+            str(BASE_DIR / "config" / "gunicorn.conf.py"),
             "--workers",
             "2",
             "--bind",
             f"127.0.0.1:{port}",
         ],
-        cwd=BASE_DIR,
+        cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -159,9 +155,10 @@ def test_gunicorn_metrics_count_the_requests_of_every_worker(tmp_path):
 
         # Make sure both workers serve requests: a sync worker handles one connection at a time, so a
         # client that sends half a request holds one worker while every other request goes to the other.
+        # No wait is needed: the connection is established (queued first) before any other connects, and
+        # the listening socket's accept queue is first in, first out.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
             slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-            time.sleep(0.5)  # let one worker accept it and block reading the rest
             with ThreadPoolExecutor(max_workers=4) as pool:
                 statuses = list(pool.map(lambda _: _get(f"{base}/healthz")[0], range(N_REQUESTS)))
             assert statuses == [200] * N_REQUESTS
@@ -181,7 +178,7 @@ def test_gunicorn_metrics_count_the_requests_of_every_worker(tmp_path):
         assert reported >= N_REQUESTS + 2  # + the slow request and the /metrics request itself
 
         assert _get(f"{base}/metrics")[0] == 401
-        assert not (home / ".gunicorn").exists(), "gunicorn opened its shared control socket"
+        assert not (Path(env["HOME"]) / ".gunicorn").exists(), "gunicorn opened its shared control socket"
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -287,7 +287,7 @@ def test_an_unknown_role_grants_nothing_and_is_remembered(seeded, tenant, django
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_a_change_made_by_another_process_is_seen_at_the_next_call(tenant):
+def test_a_change_made_by_another_process_is_seen_at_the_next_call(tenant, tmp_path, child_env):
     """Two processes share the RBAC version through Redis; each keeps its own map."""
     rbac_seed()
     _custom_role(tenant, "auditor", [VIEW_AUDIT])
@@ -308,8 +308,16 @@ def test_a_change_made_by_another_process_is_seen_at_the_next_call(tenant):
     )
     # The other process talks to this test's database (test_<name>) and the same Redis.
     database_url = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"]).geturl()
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": settings.REDIS_URL}
-    subprocess.run([sys.executable, "-c", script], env=env, cwd=settings.BASE_DIR, check=True, timeout=60)
+    env = child_env(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,
+        ALLOWED_HOSTS="testserver",
+        ATRIUM_TESTING="true",
+        DATABASE_URL=database_url,
+        REDIS_URL=settings.REDIS_URL,
+    )
+    subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, check=True, timeout=60)
 
     assert role_permissions(tenant_id=tenant.id, role_code="auditor") == {VIEW_AUDIT, VIEW_INVOICE}
 

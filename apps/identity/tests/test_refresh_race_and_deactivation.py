@@ -80,20 +80,33 @@ print(json.dumps(statuses))
 
 
 @pytest.mark.django_db(transaction=False)
-def test_twenty_parallel_refreshes_on_a_sqlite_file_database_yield_one_success(tmp_path):
+def test_twenty_parallel_refreshes_on_a_sqlite_file_database_yield_one_success(tmp_path, child_env):
     """The embedded SQLite default (a file, with its busy timeout) serialises writers the same way."""
     import json
     import os
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-    env |= {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'race.sqlite3'}",
-        "ATRIUM_THROTTLE_RATES": "refresh=none,login=none",
-    }
+    env = child_env(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        # This run's test settings (config/pytest_env.py), without Redis: the embedded default.
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=os.environ["DJANGO_SECRET_KEY"],
+        ALLOWED_HOSTS="testserver",
+        SECURE_SSL_REDIRECT="false",
+        EMAIL_URL="memorymail://",
+        ATRIUM_TESTING="true",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'race.sqlite3'}",
+        ATRIUM_THROTTLE_RATES="refresh=none,login=none",
+    )
     result = subprocess.run(
-        [sys.executable, "-c", RACE_SCRIPT], env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", RACE_SCRIPT],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     statuses = json.loads(result.stdout.strip().splitlines()[-1])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -18,7 +17,6 @@ from apps.identity.api.auth_views import LoginView, RefreshView
 from apps.identity.api.base import PublicAPIView
 from apps.identity.tests.test_lockout import redis_down  # noqa: F401 - fixture
 from apps.identity.throttling import SCOPES, ScopedAuthThrottle
-from config.env import BASE_DIR
 
 LOGIN = "/api/v1/identity/auth/login/"
 REFRESH = "/api/v1/identity/auth/refresh/"
@@ -153,14 +151,18 @@ def test_unreachable_store_fails_closed_with_503(api, redis_down):  # noqa: F811
     assert b"Traceback" not in response.content
 
 
-def test_rates_are_overridable_from_the_environment():
-    env = {**os.environ, "DJANGO_DEBUG": "true", "ATRIUM_THROTTLE_RATES": "login=7/min,register=none"}
+def test_rates_are_overridable_from_the_environment(tmp_path, child_env):
+    env = child_env(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_DEBUG="true",
+        ATRIUM_THROTTLE_RATES="login=7/min,register=none",
+    )
     script = (
         "import django; django.setup(); from django.conf import settings; "
         "r = settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']; print(r['login'], r['register'], r['refresh'])"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["7/min", "None", "60/min"]

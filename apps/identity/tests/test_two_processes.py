@@ -90,17 +90,12 @@ def real_hashers(settings):
 
 
 @pytest.fixture
-def server_b(tmp_path: Path, settings, real_hashers) -> Iterator[Server]:
+def server_b(tmp_path: Path, settings, real_hashers, child_env) -> Iterator[Server]:
     keyring.signing_key()  # make sure the shared key directory holds the key B will verify with
     rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "refresh": REFRESH_RATE}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
     port = _free_port()
-    home = tmp_path / "home"
-    home.mkdir()
-    skip = {"ATRIUM_TESTING", "PROMETHEUS_MULTIPROC_DIR", "XDG_RUNTIME_DIR", "COMPLIANCE_PROFILES", "JWT_PRIVATE_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in skip}
-    env.update(
-        HOME=str(home),
+    env = child_env(
         DJANGO_DEBUG="false",
         # The same secret as this process: lockout keys are keyed hashes, as in a real fleet.
         DJANGO_SECRET_KEY=settings.SECRET_KEY,
@@ -122,13 +117,13 @@ def server_b(tmp_path: Path, settings, real_hashers) -> Iterator[Server]:
             "gunicorn",
             "config.wsgi",
             "-c",
-            "config/gunicorn.conf.py",
+            str(BASE_DIR / "config" / "gunicorn.conf.py"),
             "--workers",
             "1",
             "--bind",
             f"127.0.0.1:{port}",
         ],
-        cwd=BASE_DIR,
+        cwd=tmp_path,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
