@@ -2,15 +2,18 @@
 
 rq's cron format: each `cron.register` call schedules one function on a queue,
 every `interval` seconds or on a `cron` expression. Workers must run with
-`--with-scheduler` for the retries these jobs schedule (SECURITY.md trap 19).
+`--with-scheduler` for the retries these jobs schedule (RQ runs retries with
+intervals only in a worker started with the scheduler).
 """
 
 from rq import cron
 
 from apps.common.idempotency import idempotency_purge
 from apps.common.outbox import outbox_purge, outbox_sweep
+from apps.identity.services.accounts import pending_signup_purge
 
 # Relays what Redis could not take at commit time: a promised job waits at most this long once Redis is back.
 cron.register(outbox_sweep, queue_name="default", interval=30)
 cron.register(outbox_purge, queue_name="default", interval=24 * 60 * 60)
 cron.register(idempotency_purge, queue_name="default", interval=60 * 60)
+cron.register(pending_signup_purge, queue_name="default", interval=24 * 60 * 60)

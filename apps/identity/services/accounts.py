@@ -193,6 +193,12 @@ def user_register(*, email: str, password: str, portal_slug: str, name: str = ""
     return True
 
 
+def pending_signup_purge() -> int:
+    """Delete sign-up passwords whose verification link has expired; how many (a daily cron job)."""
+    deleted, _ = PendingSignup.objects.filter(expires_at__lte=timezone.now()).delete()
+    return int(deleted)
+
+
 # --------------------------------------------------------------------------- e-mail verification
 
 

@@ -338,3 +338,18 @@ def test_register_hashes_the_password_for_known_and_unknown_alike(api, open_port
         assert api.post(REGISTER, {"email": email, "password": STRONG, "portal": open_portal.slug}).status_code == 202
         counts.append(CountingHasher.calls)
     assert counts == [1, 1]
+
+
+def test_expired_sign_up_passwords_are_purged(api, open_portal):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.identity.models import PendingSignup
+    from apps.identity.services.accounts import pending_signup_purge
+
+    api.post(REGISTER, {"email": "old@example.test", "password": STRONG, "portal": open_portal.slug})
+    api.post(REGISTER, {"email": "new@example.test", "password": STRONG, "portal": open_portal.slug})
+    PendingSignup.objects.filter(email="old@example.test").update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert pending_signup_purge() == 1
+    assert list(PendingSignup.objects.values_list("email", flat=True)) == ["new@example.test"]
