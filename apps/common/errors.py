@@ -3,6 +3,12 @@
 `type` is a stable URI per error kind, `title` its short name, `status` the
 HTTP status, `detail` the human explanation; validation errors add
 `errors: {field: [messages]}`. No traceback ever leaves the server.
+
+A problem body is JSON whatever the endpoint renders on success (the OpenAPI
+view's YAML, say): `ProblemResponse` always renders with the JSON renderer.
+Django's own answers on the API (its debug pages, a CSRF refusal, an empty
+405) are rewritten by `apps.common.middleware.ApiProblemMiddleware`, using
+`problem_for_status` below.
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
@@ -21,6 +29,7 @@ from rest_framework.views import set_rollback
 from apps.common.exceptions import ApplicationError
 
 logger = logging.getLogger("atrium.errors")
+security_logger = logging.getLogger("django.security")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://atrium.dev/problems/"
@@ -40,6 +49,21 @@ _TITLES = {
     503: "Service unavailable",
 }
 
+# Problem code and detail for an error status when nothing more specific is known.
+_GENERIC: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request could not be understood."),
+    401: ("not_authenticated", "Authentication is required."),
+    403: ("permission_denied", "You do not have permission for this."),
+    404: ("not_found", "No resource at this address."),
+    405: ("method_not_allowed", "This method is not allowed here; see the Allow header."),
+    406: ("not_acceptable", "The API answers in JSON only."),
+    413: ("request_too_large", "The request body is larger than the server accepts."),
+    415: ("unsupported_media_type", "The API reads JSON bodies only."),
+    429: ("throttled", "Too many requests; see Retry-After."),
+    500: ("server_error", "An unexpected error occurred; it has been logged."),
+    503: ("service_unavailable", "The service is unavailable; try again in a moment."),
+}
+
 
 _MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
 
@@ -56,26 +80,51 @@ def problem(status: int, *, code: str, detail: str, title: str | None = None, **
     return body
 
 
+def problem_for_status(status: int, *, detail: str | None = None) -> dict[str, Any]:
+    """A problem body for an error status alone (Django's answers carry no code of ours)."""
+    code, generic = _GENERIC.get(status, ("server_error" if status >= 500 else "error", "Request failed."))
+    return problem(status, code=code, detail=detail or generic)
+
+
+class ProblemResponse(Response):
+    """A DRF response rendered as problem+json by the JSON renderer, whatever the view negotiated.
+
+    DRF renders an error with the renderer the view chose for success; for the
+    schema view that is YAML, so a 405 there was not JSON at all.
+    """
+
+    def __init__(self, data: dict[str, Any], *, status: int, headers: dict[str, str] | None = None) -> None:
+        super().__init__(data, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+    @property
+    def rendered_content(self) -> Any:  # bytes, as DRF's (the stubs say str)
+        self.accepted_renderer = JSONRenderer()
+        self.accepted_media_type = JSONRenderer.media_type
+        context: dict[str, Any] = getattr(self, "renderer_context", None) or {}
+        self.renderer_context = context
+        return super().rendered_content
+
+
 def _field_name(prefix: str, key: Any) -> str:
     if isinstance(key, int):
         return f"{prefix}[{key}]"  # DRF keys a list's failing items by their index
     return f"{prefix}.{key}" if prefix else str(key)
 
 
-def _flatten_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
+def flatten_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
     """DRF's nested error dicts/lists become `{field: [messages]}`: `address.city`, `items[1].sku`."""
     out: dict[str, list[str]] = {}
     if isinstance(data, dict):
         for key, value in data.items():
             name = _field_name(prefix, key)
-            for field, messages in _flatten_errors(value, name).items():
+            for field, messages in flatten_errors(value, name).items():
                 out.setdefault(field, []).extend(messages)
     elif isinstance(data, list):
         if all(not isinstance(v, (dict, list)) for v in data):
             out[prefix or "non_field_errors"] = [str(v) for v in data]
         else:
             for index, value in enumerate(data):
-                for field, messages in _flatten_errors(value, f"{prefix}[{index}]").items():
+                for field, messages in flatten_errors(value, f"{prefix}[{index}]").items():
                     out.setdefault(field, []).extend(messages)
     else:
         out[prefix or "non_field_errors"] = [str(data)]
@@ -89,7 +138,14 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         set_rollback()
         body = problem(exc.status, code=exc.code, detail=exc.detail, title=exc.title, errors=exc.errors)
         body.update({k: v for k, v in exc.extra.items() if v is not None and k not in _MEMBERS | {"errors"}})
-        return Response(body, status=exc.status, headers=exc.headers or None, content_type=PROBLEM_CONTENT_TYPE)
+        return ProblemResponse(body, status=exc.status, headers=exc.headers or None)
+    if isinstance(exc, SuspiciousOperation):
+        # Django answers these 400 (a body over DATA_UPLOAD_MAX_MEMORY_SIZE: 413 here) outside DRF;
+        # inside a DRF view they would otherwise be "unexpected" 500s.
+        set_rollback()
+        security_logger.warning("suspicious_request: %s", type(exc).__name__)
+        status = 413 if isinstance(exc, RequestDataTooBig) else 400
+        return ProblemResponse(problem_for_status(status), status=status)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -100,30 +156,34 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         # The exception stops here instead of reaching Django, so roll back as Django would have.
         set_rollback()
         logger.error("unhandled_exception", exc_info=exc)
-        return Response(
-            problem(500, code="server_error", detail="An unexpected error occurred; it has been logged."),
-            status=500,
-            content_type=PROBLEM_CONTENT_TYPE,
-        )
+        return ProblemResponse(problem_for_status(500), status=500)
 
     assert isinstance(exc, drf_exceptions.APIException)
     status = response.status_code
     errors = None
     if isinstance(exc, drf_exceptions.ValidationError):
-        errors = _flatten_errors(exc.detail)
+        errors = flatten_errors(exc.detail)
         detail = "The request has invalid fields; see `errors`."
         code = "validation_error"
     else:
         detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else "Request failed."
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code
-    response.data = problem(status, code=code, detail=detail, errors=errors)
-    response.content_type = PROBLEM_CONTENT_TYPE
-    return response
+    # DRF's response carries the headers its exception asked for (WWW-Authenticate, Retry-After, Allow).
+    headers = {name: value for name, value in response.items() if name.lower() != "content-type"}
+    return ProblemResponse(problem(status, code=code, detail=detail, errors=errors), status=status, headers=headers)
+
+
+PROBLEM_PATHS = ("/api/", "/.well-known/")
+
+
+def is_problem_path(path: str) -> bool:
+    """Paths whose every error is problem+json: the API and the well-known documents."""
+    return path.startswith(PROBLEM_PATHS)
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    return is_problem_path(request.path)
 
 
 def problem_response(status: int, *, code: str, detail: str) -> JsonResponse:
@@ -132,7 +192,8 @@ def problem_response(status: int, *, code: str, detail: str) -> JsonResponse:
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
-        return problem_response(400, code="bad_request", detail="The request could not be understood.")
+        status = 413 if isinstance(exception, RequestDataTooBig) else 400
+        return problem_response(status, code=_GENERIC[status][0], detail=_GENERIC[status][1])
     return defaults.bad_request(request, exception or Exception())
 
 

@@ -3,19 +3,28 @@
 `PagePagination` for bounded lists (no COUNT: it fetches one row more than a
 page to know whether there is a next one); `NewestFirstCursorPagination` for
 lists that grow without bound (audit events, files, runs, invoices).
+
+A cursor is opaque: only the values of `next` and `previous` are accepted.
+Anything else (not base64, an empty or unknown field, a field twice, a
+position that is no value of the ordering field) is 404 `not_found`, never
+quietly the first page, which would make a client that broke its cursor
+loop over page 1 forever.
 """
 
 from __future__ import annotations
 
+import binascii
+from base64 import b64decode
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import BasePagination, CursorPagination
+from rest_framework.pagination import BasePagination, Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -95,6 +104,35 @@ class NewestFirstCursorPagination(CursorPagination):
 
     def get_page_size(self, request: Request) -> int:
         return page_size_from(request)
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """The cursor exactly as `encode_cursor` writes it (`o`, `r`, `p`, each at most once), or 404."""
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        try:
+            # validate=True: the default decoder skips characters outside the alphabet, so an edited
+            # cursor could still decode to something.
+            fields = parse_qsl(
+                b64decode(encoded.encode("ascii"), validate=True).decode("ascii"),
+                keep_blank_values=True,
+                strict_parsing=True,
+            )
+        except (binascii.Error, UnicodeError, ValueError) as exc:
+            raise NotFound(self.invalid_cursor_message) from exc
+        tokens = dict(fields)
+        offset, reverse = tokens.get("o", "0"), tokens.get("r", "0")
+        if (
+            not tokens
+            or len(tokens) != len(fields)
+            or not set(tokens) <= {"o", "r", "p"}
+            or not (offset.isascii() and offset.isdigit() and len(offset) <= 9)
+            or reverse not in {"0", "1"}
+            or tokens.get("p") == ""
+        ):
+            raise NotFound(self.invalid_cursor_message)
+        position: Any = tokens.get("p")  # a string, as DRF's own decoder gives it (the stubs say int)
+        return Cursor(offset=min(int(offset), self.offset_cutoff), reverse=reverse == "1", position=position)
 
     def paginate_queryset(
         self, queryset: QuerySet[Any] | Sequence[Any], request: Request, view: APIView | None = None

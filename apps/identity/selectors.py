@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.exceptions import AuthenticationFailed
 
 from apps.common.exceptions import NotFound
 from apps.common.tenancy import unscoped
@@ -42,8 +43,13 @@ def user_get_by_email(*, email: str) -> User | None:
 
 def me_get(*, principal: Principal) -> tuple[User, Tenant, Portal]:
     """The caller's user, tenant and portal rows for `auth/me/`."""
-    user = User.objects.get(id=principal.user_id)
-    portal = Portal.objects.select_related("tenant").get(slug=principal.portal, tenant_id=principal.tenant_id)
+    user = User.objects.filter(id=principal.user_id, is_active=True).first()
+    portal = (
+        Portal.objects.select_related("tenant").filter(slug=principal.portal, tenant_id=principal.tenant_id).first()
+    )
+    if user is None or portal is None:
+        # A validly signed token naming no such user or portal (the hot path does not look them up).
+        raise AuthenticationFailed("This token names no account or portal that exists; sign in again.")
     return user, portal.tenant, portal
 
 

@@ -9,6 +9,10 @@ JWK thumbprint. Public keys are published at `/.well-known/jwks.json`.
 Verification refuses what RFC 8725 warns about: any `alg` but ES256 (`none`,
 HS256 signed with the public key), unknown `kid`, key-carrying headers
 (`jku`, `jwk`, `x5u`, `x5c`), and missing or wrong `exp`/`aud`/`iss`/`iat`/`nbf`.
+Then every claim Atrium reads must have the type and form Atrium mints
+(`ACCESS_CLAIMS`): a token signed with our key but carrying a string `exp`, a
+`sid` that is no UUID or a `roles` that is no list is refused like a forgery
+(401), never left to fail later in the code that reads it (500).
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import base64
 import hashlib
 import json
 import os
+import re
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+from uuid import UUID
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -34,6 +41,75 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c", "x5t", "crit")
 REQUIRED_CLAIMS = ("exp", "iat", "aud", "iss", "sub", "jti", "tenant_id", "portal", "roles", "sid")
+
+# --------------------------------------------------------------------------- the claims' schema
+
+# What the model fields can hold (SlugField: tenant and portal slugs up to 63, role codes up to 50), so a
+# row made outside the API's stricter rules still signs in.
+_SLUG: Final = re.compile(r"[-a-zA-Z0-9_]{1,63}")
+_ROLE_CODE: Final = re.compile(r"[-a-zA-Z0-9_]{1,50}")
+_AMR_VALUE: Final = re.compile(r"[a-z0-9_-]{1,32}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_uuid(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) > 36:
+        return False
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_slug(value: Any) -> bool:
+    return isinstance(value, str) and _SLUG.fullmatch(value) is not None
+
+
+def _is_token_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 64 and value.isascii() and value.isprintable()
+
+
+def _is_one_role(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 1
+        and isinstance(value[0], str)
+        and _ROLE_CODE.fullmatch(value[0]) is not None
+    )
+
+
+def _is_amr(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) <= 8
+        and all(isinstance(v, str) and _AMR_VALUE.fullmatch(v) is not None for v in value)
+    )
+
+
+# Every claim Atrium reads, with the form it mints it in (`services.auth.access_token_for`).
+# `aud` and `iss` are matched exactly by PyJWT; `tenant` and `amr` may be absent.
+ACCESS_CLAIMS: Final[Mapping[str, Callable[[Any], bool]]] = {
+    "sub": _is_uuid,
+    "tenant_id": _is_uuid,
+    "sid": _is_uuid,
+    "tenant": _is_slug,
+    "portal": _is_slug,
+    "roles": _is_one_role,
+    "amr": _is_amr,
+    "jti": _is_token_id,
+    "iat": _is_int,
+    "exp": _is_int,
+    "nbf": _is_int,
+}
+
+
+def invalid_claims(payload: Mapping[str, Any]) -> list[str]:
+    """The names of the claims in `payload` that do not have the form Atrium mints them in."""
+    return [name for name, valid in ACCESS_CLAIMS.items() if name in payload and not valid(payload[name])]
 
 
 @dataclass(frozen=True)
@@ -197,9 +273,14 @@ class KidTokenBackend(TokenBackend):
             )
         except jwt.InvalidTokenError as exc:
             raise TokenBackendError(f"Token is invalid: {type(exc).__name__}") from exc
+        # PyJWT checks `exp`/`iat`/`nbf` as numbers it can convert ("1700000000" passes): the schema
+        # holds every claim to the form we mint, so no reader of the payload meets a surprise.
+        invalid = invalid_claims(payload)
+        if invalid:
+            raise TokenBackendError(f"Token claims are malformed: {', '.join(invalid)}")
         # We never mint a longer-lived token: one that claims to be is forged (e.g. with a leaked key).
         lifetime = payload["exp"] - payload["iat"]
-        if not isinstance(lifetime, int) or lifetime > settings.ACCESS_TOKEN_LIFETIME.total_seconds():
+        if lifetime > settings.ACCESS_TOKEN_LIFETIME.total_seconds():
             raise TokenBackendError("Token lifetime is longer than any token Atrium issues")
         return payload
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.common.middleware.RequestContextMiddleware",
+    "apps.common.middleware.ApiProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Header middlewares sit before WhiteNoise so static files get the same headers as pages.
     "csp.middleware.CSPMiddleware",

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.exceptions import ValidationError
 
-from apps.common.errors import _flatten_errors, problem
+from apps.common.errors import flatten_errors, problem
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("apps.common.tests.urls_errors")]
 
@@ -209,4 +209,4 @@ def test_problem_defaults_title_from_status():
 
 def test_item_errors_raised_as_a_list_name_the_item():
     detail = ValidationError({"items": [{}, {"sku": ["Unknown SKU."]}], "note": "Too long."}).detail
-    assert _flatten_errors(detail) == {"items[1].sku": ["Unknown SKU."], "note": ["Too long."]}
+    assert flatten_errors(detail) == {"items[1].sku": ["Unknown SKU."], "note": ["Too long."]}

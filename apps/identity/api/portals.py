@@ -17,7 +17,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.common.api import problems
+from apps.common.api import parse_fields, problems
 from apps.common.net import client_ip
 from apps.identity.api.base import TenantViewSet
 from apps.identity.api.serializers import ThemeOutputSerializer
@@ -130,12 +130,14 @@ class PortalViewSet(TenantViewSet):
         responses={201: PortalOutputSerializer, **problems(400, 401, 403, 409)},
     )
     def create(self, request: Request) -> Response:
-        data = PortalCreateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        # Field by field, so one 400 names every invalid field: the type errors found here and the
+        # rule errors the service finds in the fields that parsed.
+        fields, rejected = parse_fields(PortalCreateInputSerializer, request.data)
         portal = portals.portal_create(
             tenant=members.tenant_get(tenant_id=self.tenant.id),
             actor=members.actor_get(user_id=self.principal.user_id),
-            fields=cast(PortalFields, data.validated_data),
+            fields=cast(PortalFields, fields),
+            rejected=rejected,
             ip=client_ip(request),
         )
         location = reverse("identity:portal-detail", kwargs={"slug": portal.slug})
@@ -154,13 +156,13 @@ class PortalViewSet(TenantViewSet):
         responses={200: PortalOutputSerializer, **problems(400, 401, 403, 404, 409)},
     )
     def partial_update(self, request: Request, slug: str) -> Response:
-        data = PortalUpdateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        fields, rejected = parse_fields(PortalUpdateInputSerializer, request.data)
         portal = portals.portal_update(
             tenant=members.tenant_get(tenant_id=self.tenant.id),
             actor=members.actor_get(user_id=self.principal.user_id),
             slug=slug,
-            fields=cast(PortalFields, data.validated_data),
+            fields=cast(PortalFields, fields),
+            rejected=rejected,
             ip=client_ip(request),
         )
         return Response(_render(portal))

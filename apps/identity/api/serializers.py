@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.common.api import StrictCharField
+
 
 class TenantSummaryOutputSerializer(serializers.Serializer):
     slug = serializers.CharField()
@@ -40,8 +42,10 @@ class TokensOutputSerializer(serializers.Serializer):
 
 
 class RefreshInputSerializer(serializers.Serializer):
+    """`auth/refresh/` and `auth/logout/`: a refresh token is a JSON string (123 or [] is a 400, not a 401)."""
+
     # Long enough that an access token sent here is refused as a token (401), not as input.
-    refresh = serializers.CharField(max_length=4096)
+    refresh = StrictCharField(max_length=4096)
 
 
 class SwitchInputSerializer(serializers.Serializer):

@@ -271,9 +271,11 @@ def invitation_accept(
     whoever holds it controls that mailbox (the account's e-mail becomes
     verified). An existing account whose address was never proved is not
     handed over: it loses its password, second factor and sessions
-    (`services.proof`) and takes the password chosen here (400 without one). 400 invalid, used, revoked or expired token, or a missing or
-    weak password for a new account; 403 suspended tenant or disabled
-    account; 409 already a member, or no seat left.
+    (`services.proof`) and takes the password chosen here (400 without one).
+
+    400 invalid, used, revoked or expired token, or a missing or weak password
+    for a new or unproved account; 403 suspended tenant or disabled account;
+    409 already a member, or no seat left.
     """
     now = timezone.now()
     token_hash = _hash(raw_token)

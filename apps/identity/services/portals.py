@@ -121,17 +121,28 @@ def portal_list(*, tenant: TenantLike) -> QuerySet[Portal]:
 
 
 class _Errors:
-    """Collects every field's problems so one 400 names them all."""
+    """Collects every field's problems so one 400 names them all.
 
-    def __init__(self) -> None:
-        self.errors: dict[str, list[str]] = {}
+    It starts from the problems the caller's parsing found (`rejected`: a
+    field that is not even of the right type), so those are reported together
+    with the rule checks of the fields that parsed.
+    """
+
+    def __init__(self, rejected: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.errors: dict[str, list[str]] = {field: list(messages) for field, messages in (rejected or {}).items()}
+        self.rules_broken = False
 
     def add(self, field: str, message: str) -> None:
+        self.rules_broken = True
         self.errors.setdefault(field, []).append(message)
 
     def raise_if_any(self) -> None:
-        if self.errors:
-            raise ApplicationError("The request has invalid fields; see `errors`.", errors=self.errors)
+        if not self.errors:
+            return
+        error = ApplicationError("The request has invalid fields; see `errors`.", errors=self.errors)
+        if not self.rules_broken:
+            error.code = "validation_error"  # only parsing failed: the code a serializer's 400 has
+        raise error
 
 
 def _clean_slug(raw: str, errors: _Errors) -> str:
@@ -331,11 +342,22 @@ _DEFAULT_THEME: Final = {"primary_color": "#3b5bdb", "logo_url": ""}
 
 
 @transaction.atomic
-def portal_create(*, tenant: Tenant, actor: User, fields: PortalFields, ip: str | None = None) -> Portal:
-    """A new portal of `tenant`. `slug` and `name` are required; the rest default like the model's."""
-    errors = _Errors()
+def portal_create(
+    *,
+    tenant: Tenant,
+    actor: User,
+    fields: PortalFields,
+    rejected: Mapping[str, Sequence[str]] | None = None,
+    ip: str | None = None,
+) -> Portal:
+    """A new portal of `tenant`. `slug` and `name` are required; the rest default like the model's.
+
+    `rejected`: fields the caller could not parse, with why; they are left out
+    of `fields` and reported in the same 400 as the problems found here.
+    """
+    errors = _Errors(rejected)
     for required in ("slug", "name"):
-        if required not in fields:
+        if required not in fields and required not in errors.errors:
             errors.add(required, "This field is required.")
     values = _clean(fields, tenant=tenant, current=None, errors=errors)
     errors.raise_if_any()
@@ -365,13 +387,24 @@ def portal_create(*, tenant: Tenant, actor: User, fields: PortalFields, ip: str 
 
 
 @transaction.atomic
-def portal_update(*, tenant: Tenant, actor: User, slug: str, fields: PortalFields, ip: str | None = None) -> Portal:
-    """Change some of a portal's settings. A slug of another tenant (or none) is NotFound."""
+def portal_update(
+    *,
+    tenant: Tenant,
+    actor: User,
+    slug: str,
+    fields: PortalFields,
+    rejected: Mapping[str, Sequence[str]] | None = None,
+    ip: str | None = None,
+) -> Portal:
+    """Change some of a portal's settings. A slug of another tenant (or none) is NotFound.
+
+    `rejected` as for `portal_create`.
+    """
     _lock_tenant(tenant)
     portal = Portal.objects.select_for_update().filter(tenant_id=tenant.id, slug=slug).first()
     if portal is None:
         raise NotFound("No portal with this slug.")
-    errors = _Errors()
+    errors = _Errors(rejected)
     values = _clean(fields, tenant=tenant, current=portal, errors=errors)
     if "slug" in values and values["slug"] != portal.slug:
         errors.errors.pop("slug", None)

@@ -233,6 +233,47 @@ def test_invalid_input_is_400_naming_the_field(admin_api, body, field):
     assert not Portal.objects.filter(slug="acme-x").exists()
 
 
+def test_every_invalid_field_is_reported_at_once(admin_api):
+    # Type errors (caught while parsing) and rule errors (caught by the service) in one answer:
+    # before, the type errors hid the others until they were fixed.
+    body = {
+        "slug": "Bad Slug!",
+        "name": "   ",
+        "theme": {"primary_color": "red", "logo_url": ["https://cdn.example.test/l.png"]},
+        "admitted_roles": ["ghost"],
+        "signup_policy": "sometimes",
+        "mfa_required": "true",
+        "features": {"files": "yes", "Bad-Key": True},
+        "active": None,
+    }
+    problem = _problem(admin_api.post(PORTALS, body, format="json"), 400)
+    assert set(problem["errors"]) == {
+        "slug",
+        "name",
+        "theme.primary_color",
+        "theme.logo_url",
+        "admitted_roles",
+        "signup_policy",
+        "mfa_required",
+        "features.files",
+        "active",
+    }, problem
+    assert not Portal.objects.filter(name="   ").exists()
+
+
+def test_patch_reports_every_invalid_field_at_once(admin_api, portal):
+    body = {"slug": "acme-renamed", "name": "", "active": "no", "admitted_roles": ["ghost"]}
+    problem = _problem(admin_api.patch(f"{PORTALS}{portal.slug}/", body, format="json"), 400)
+    assert set(problem["errors"]) == {"slug", "name", "active", "admitted_roles"}, problem
+    assert _portal(portal.slug).name == "Acme Test Portal"
+
+
+def test_type_errors_alone_keep_the_validation_error_code(admin_api):
+    problem = _problem(admin_api.post(PORTALS, {"slug": "acme-x", "name": "x", "active": "yes"}, format="json"), 400)
+    assert problem["type"].endswith("/validation_error")
+    assert set(problem["errors"]) == {"active"}
+
+
 @pytest.mark.parametrize(
     ("payload", "content_type", "status"),
     [
