@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
-from django.db import connection
 from django.db.models import F
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from apps.common.exceptions import ApplicationError
-from apps.common.tenancy import unscoped
-from apps.identity.models import AuthSession, Membership, Portal, Tenant, User
+from apps.identity.models import AuthSession, Portal, Tenant, User
+from apps.identity.selectors import user_memberships
 
 
 def password_set_path(*, user: User, portal: Portal) -> str:
@@ -88,10 +85,10 @@ def mail_portal_for(*, user: User, requested_slug: str | None = None) -> Portal 
     if latest is not None:
         return latest.portal
     # Reached only by users who never signed in (an owner mailed a set-password link, say).
-    oldest = _oldest_membership(user=user)
-    if oldest is None:
+    memberships = user_memberships(user=user)
+    if not memberships:
         return None
-    tenant_id, role_code = oldest
+    tenant_id, role_code = memberships[0].tenant_id, memberships[0].role_code
     portals = list(
         Portal.objects.select_related("tenant")
         .filter(tenant_id=tenant_id, active=True)
@@ -100,28 +97,3 @@ def mail_portal_for(*, user: User, requested_slug: str | None = None) -> Portal 
     # The default portal first, else the oldest; one that admits the user's role before one that does not.
     chosen = [portal for portal in portals if role_code in (portal.admitted_roles or [])] or portals
     return chosen[0] if chosen else None
-
-
-# The one fact about a user's memberships across tenants that a mail job needs.
-# On PostgreSQL the worker's database role cannot lift row-level security (ADR
-# 0008): a SECURITY DEFINER function (migration common 0003) answers this one
-# question, one row of tenant id and role code, and nothing else.
-_OLDEST_MEMBERSHIP_SQL = "SELECT tenant_id, role_code FROM identity_user_oldest_membership(%s)"
-
-
-def _oldest_membership(*, user: User) -> tuple[Any, str] | None:
-    """(tenant id, role code) of the user's oldest membership of a tenant not offboarded, or None."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_OLDEST_MEMBERSHIP_SQL, [user.pk])
-            row = cursor.fetchone()
-        return (row[0], row[1]) if row else None
-    # SQLite has no row-level security to lift: only the ORM wall, stepped over for this one user.
-    with unscoped():
-        return (
-            Membership.all_tenants.filter(user=user)
-            .exclude(tenant__status=Tenant.Status.OFFBOARDED)
-            .order_by("created_at", "id")
-            .values_list("tenant_id", "role__code")
-            .first()
-        )

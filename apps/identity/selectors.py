@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db import connection
 from django.db.models import QuerySet
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.exceptions import AuthenticationFailed
@@ -58,12 +62,38 @@ def user_mfa_enabled(*, user: User) -> bool:
     return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
 
 
-def user_audit_tenants(*, user: User) -> list[Tenant]:
-    """The tenants whose audit trail shows `user`'s account events: active memberships, tenant not offboarded.
+@dataclass(frozen=True)
+class UserMembership:
+    tenant_id: UUID
+    role_code: str
+    status: str
 
-    The user's own memberships across tenants, read through the named escape
-    and filtered to this one user (as `links.py` does for the sign-in link).
-    """
-    with unscoped():
-        tenant_ids = Membership.all_tenants.filter(user=user, status=Membership.Status.ACTIVE).values("tenant_id")
-        return list(Tenant.objects.filter(id__in=tenant_ids).exclude(status=Tenant.Status.OFFBOARDED).order_by("id"))
+
+# The one fact about a user across tenants that the request path needs. The web and
+# worker database role cannot lift row-level security (ADR 0008): on PostgreSQL a
+# SECURITY DEFINER function (migration identity 0006) answers it for one user id, and nothing else.
+_USER_MEMBERSHIPS_SQL = "SELECT tenant_id, role_code, status FROM identity_user_memberships(%s)"
+
+
+def user_memberships(*, user: User) -> list[UserMembership]:
+    """The user's own memberships in every tenant not offboarded, oldest first (any status)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_USER_MEMBERSHIPS_SQL, [user.pk])
+            rows = cursor.fetchall()
+    else:
+        # SQLite has no row-level security to lift: only the ORM wall, stepped over for this one user.
+        with unscoped():
+            rows = list(
+                Membership.all_tenants.filter(user=user)
+                .exclude(tenant__status=Tenant.Status.OFFBOARDED)
+                .order_by("created_at", "id")
+                .values_list("tenant_id", "role__code", "status")
+            )
+    return [UserMembership(tenant_id=t, role_code=str(r), status=str(st)) for t, r, st in rows]
+
+
+def user_audit_tenants(*, user: User) -> list[Tenant]:
+    """The tenants whose audit trail shows `user`'s account events: active memberships, tenant not offboarded."""
+    ids = [m.tenant_id for m in user_memberships(user=user) if m.status == Membership.Status.ACTIVE]
+    return list(Tenant.objects.filter(id__in=ids).order_by("id"))

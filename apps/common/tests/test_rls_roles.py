@@ -283,6 +283,24 @@ def test_self_registration_takes_the_member_system_role_as_the_web_role(two_tena
     assert any("/portal/rls-a/email/verify/?key=" in m.body for m in mail.outbox if m.to == ["newcomer@example.test"])
 
 
+def test_a_members_account_event_reaches_each_of_their_tenants_as_the_web_role(two_tenants, web_role):
+    """A password reset is audited in every tenant of the user: read through the narrow DB function."""
+    call_command("create_tenant", slug="rls-c", name="RLS-C", owner_email="owner@rls-b.example.test")
+    mail.outbox.clear()
+    with django_as(web_role):
+        assert APIClient().post(RESET, {"email": "owner@rls-b.example.test"}, format="json").status_code == 202
+        link = re.search(r"/password/reset/\?uid=([\w-]+)&token=([\w-]+)", mail.outbox[-1].body)
+        assert link is not None
+        body = {"uid": link[1], "token": link[2], "new_password": "a fresh passphrase 4242"}
+        assert APIClient().post(RESET + "confirm/", body, format="json").status_code == 204
+    with unscoped():
+        streams = _rows(
+            "SELECT t.slug FROM identity_auditevent e JOIN identity_tenant t ON t.id = e.tenant_id "
+            "WHERE e.action = 'auth.password_reset' ORDER BY t.slug"
+        )
+    assert streams == [("rls-b",), ("rls-c",)]
+
+
 def test_idempotency_purge_job_works_on_the_web_role(two_tenants, web_role):
     a, b = two_tenants
     with unscoped():
@@ -304,7 +322,7 @@ def test_idempotency_purge_job_works_on_the_web_role(two_tenants, web_role):
 def test_the_membership_function_is_not_executable_by_public():
     # The web role gets EXECUTE from create-app-role.sh; no other role on the cluster does.
     grantees = _rows(
-        "SELECT a.grantee FROM pg_proc p, aclexplode(p.proacl) a WHERE p.proname = 'identity_user_oldest_membership'"
+        "SELECT a.grantee FROM pg_proc p, aclexplode(p.proacl) a WHERE p.proname = 'identity_user_memberships'"
     )
     assert grantees, "EXECUTE is still the default (PUBLIC)"
     assert (0,) not in grantees  # 0 is PUBLIC
@@ -315,7 +333,7 @@ def test_nothing_owned_by_the_operator_runs_its_policies_for_the_web_role():
     definers = _rows(
         "SELECT p.proname FROM pg_proc p WHERE p.prosecdef AND p.pronamespace = current_schema()::regnamespace"
     )
-    assert definers == [("identity_user_oldest_membership",)]  # ADR 0008 lists each one
+    assert definers == [("identity_user_memberships",)]  # ADR 0008 lists each one
     views = _rows(
         "SELECT c.relname FROM pg_class c WHERE c.relkind IN ('v', 'm') "
         "AND c.relnamespace = current_schema()::regnamespace "

@@ -1,16 +1,19 @@
-"""`identity_user_oldest_membership(user)`: the one cross-tenant fact a mail job needs.
+"""`identity_user_memberships(user)`: the one cross-tenant fact the request path needs.
 
-"The first portal of their oldest membership" (the portal a link mailed to a
-user points at) cannot be read on the web or worker role, which cannot lift
-row-level security (ADR 0008). This SECURITY DEFINER function (it runs as the
-operator role that migrates) turns the bypass on for its own fixed query only
-and answers one row: tenant id and role code. EXECUTE is revoked from PUBLIC;
+A user's own memberships across tenants — for "the first portal of their
+oldest membership" (where a mailed link points) and "every tenant whose
+administrators see this account event" (audit) — cannot be read on the web
+or worker role, which cannot lift row-level security (ADR 0008). This
+SECURITY DEFINER function (it runs as the operator role that migrates) turns
+the bypass on for its own fixed query only and answers, for one user id,
+tenant id, role code and status of each membership of a tenant not
+offboarded, oldest first. EXECUTE is revoked from PUBLIC;
 the web role is granted it by scripts/db/create-app-role.sh. PostgreSQL only.
 """
 
 from django.db import migrations
 
-_FUNCTION = "identity_user_oldest_membership"
+_FUNCTION = "identity_user_memberships"
 
 
 def _function_sql(schema: str) -> list[str]:
@@ -18,7 +21,7 @@ def _function_sql(schema: str) -> list[str]:
     return [
         f"""
         CREATE OR REPLACE FUNCTION {q}.{_FUNCTION}(p_user uuid)
-        RETURNS TABLE (tenant_id uuid, role_code text)
+        RETURNS TABLE (tenant_id uuid, role_code text, status text)
         LANGUAGE plpgsql VOLATILE SECURITY DEFINER
         SET search_path = pg_catalog, pg_temp
         AS $fn$
@@ -27,13 +30,12 @@ def _function_sql(schema: str) -> list[str]:
         BEGIN
           PERFORM set_config('app.bypass_rls', 'on', true);
           RETURN QUERY
-            SELECT m.tenant_id, r.code::text
+            SELECT m.tenant_id, r.code::text, m.status::text
             FROM {q}.identity_membership m
             JOIN {q}.identity_tenant t ON t.id = m.tenant_id
             JOIN {q}.identity_role r ON r.id = m.role_id
             WHERE m.user_id = p_user AND t.status <> 'offboarded'
-            ORDER BY m.created_at, m.id
-            LIMIT 1;
+            ORDER BY m.created_at, m.id;
           PERFORM set_config('app.bypass_rls', coalesce(outer_bypass, ''), true);
         END
         $fn$
