@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck fmt bench clean
+.PHONY: install run test lint typecheck fmt bench mutation clean
 
 $(STAMP): pyproject.toml
 	@scripts/ci/install.sh "$(PYTHON)" "$(VENV)"
@@ -34,6 +34,10 @@ fmt: install
 
 bench: install
 	@scripts/ci/bench.sh
+
+## make mutation: mutation testing of the identity core (mutmut; slow, not in CI). See docs/testing.md.
+mutation: install
+	@scripts/ci/mutation.sh
 
 clean:
 	rm -rf $(VENV) var/static .pytest_cache .mypy_cache .ruff_cache .coverage
