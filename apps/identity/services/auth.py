@@ -207,43 +207,34 @@ def login(*, email: str, password: str, portal_slug: str, client: ClientInfo) ->
     """
     portal = portal_get_for_login(slug=portal_slug)
     account = User.objects.by_email(email).first()
-    target = ("user", account.id) if account is not None else None
+
+    def refused(action: str, reason: str, actor: User | None = None) -> None:
+        # Durable: it must outlive the request's rollback. The account is the target, never the typed e-mail.
+        audit_record(
+            tenant=portal.tenant,
+            actor=actor,
+            action=action,
+            target=("user", account.id) if account is not None else None,
+            ip=client.ip,
+            data={"portal": portal.slug, "reason": reason},
+            durable=True,
+        )
+
     lockout.login_guard(email=email, ip=client.ip, user=account, device=client.device)
     try:
         user = authenticate_password(user=account, email=email, password=password)
     except InvalidCredentials:
         lockout.login_failed(email=email, ip=client.ip, user=account)
-        audit_record(
-            tenant=portal.tenant,
-            action="auth.login_failed",
-            target=target,
-            ip=client.ip,
-            data={"portal": portal.slug, "reason": "bad_credentials"},
-            durable=True,
-        )
+        refused("auth.login_failed", "bad_credentials")
         raise
     except EmailUnverified:
-        audit_record(
-            tenant=portal.tenant,
-            action="auth.login_denied",
-            target=target,
-            ip=client.ip,
-            data={"portal": portal.slug, "reason": "email_unverified"},
-            durable=True,
-        )
+        refused("auth.login_denied", "email_unverified")
         raise
     lockout.login_succeeded(email=email, ip=client.ip, user=user)
     try:
         membership = admitted_membership(user=user, portal=portal)
     except PermissionDenied as exc:
-        audit_record(
-            tenant=portal.tenant,
-            actor=user,
-            action="auth.login_denied",
-            ip=client.ip,
-            data={"portal": portal.slug, "reason": exc.detail},
-            durable=True,
-        )
+        refused("auth.login_denied", exc.detail, actor=user)
         raise
     challenge = mfa.login_challenge(user=user, membership=membership, portal=portal)
     if challenge is not None:
