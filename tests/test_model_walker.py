@@ -11,7 +11,7 @@ from django.db import connection
 
 from apps.common.tenancy import TenantScopedModel
 
-# model label → why it has no tenant wall (ARCHITECTURE §2).
+# model label → why it has no tenant wall (docs/architecture.md, "Global and tenant tables").
 GLOBAL_MODELS: dict[str, str] = {
     "identity.User": "a person may belong to several tenants",
     "identity.Tenant": "resolved before any tenant context exists",

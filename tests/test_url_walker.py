@@ -7,7 +7,7 @@ looks at the view behind it — a DRF class, a plain function, or each view of a
   map and the tenant context come from the base class, its
   `required_permissions` covers every action it has (an unmapped action would
   be denied to everyone) and names no action it lacks (a typo); or
-- a `PublicAPIView` named in `PUBLIC_API_VIEWS` with the reason API.md makes
+- a `PublicAPIView` named in `PUBLIC_API_VIEWS` with the reason docs/api.md makes
   it public; or
 - a service endpoint named in `PUBLIC_ENDPOINTS` with its reason.
 No view class may override `get_queryset`, `get_object`, `get_permissions` or
@@ -40,11 +40,11 @@ PUBLIC_ENDPOINTS: dict[str, str] = {
     "apps.common.views.readyz": "readiness probe; reports only which dependencies answer",
     "apps.common.views.metrics": "Prometheus scrape; guarded by its own METRICS_TOKEN, 404 outside debug without one",
     "apps.common.views.ServiceInfoView": "API root: name, version and links to the schema and docs",
-    "drf_spectacular.views.SpectacularAPIView": "the OpenAPI document is public (API.md)",
-    "drf_spectacular.views.SpectacularSwaggerSplitView": "Swagger UI over the public schema (API.md)",
+    "drf_spectacular.views.SpectacularAPIView": "the OpenAPI document is public (docs/api.md)",
+    "drf_spectacular.views.SpectacularSwaggerSplitView": "Swagger UI over the public schema (docs/api.md)",
 }
 
-# `PublicAPIView`s: no authentication, so each is listed with the reason API.md makes it public.
+# `PublicAPIView`s: no authentication, so each is listed with the reason docs/api.md makes it public.
 PUBLIC_API_VIEWS: dict[str, str] = {
     "apps.identity.api.views.PortalPublicView": "a login page's portal metadata, read before anyone signs in",
     "apps.identity.api.auth_views.LoginView": "signing in: the credentials are the authentication",
@@ -62,8 +62,8 @@ PUBLIC_API_VIEWS: dict[str, str] = {
 
 # Tenant views whose authentication differs from the base's bearer, and why.
 AUTHENTICATION_EXCEPTIONS: dict[str, str] = {
-    "apps.identity.api.mfa_views.TotpSetupView": "API.md: accepts the enrolment mfa_token as bearer, or a bearer",
-    "apps.identity.api.mfa_views.TotpConfirmView": "API.md: accepts the enrolment mfa_token as bearer, or a bearer",
+    "apps.identity.api.mfa_views.TotpSetupView": "docs/api.md: takes the enrolment mfa_token as bearer, or a bearer",
+    "apps.identity.api.mfa_views.TotpConfirmView": "docs/api.md: takes the enrolment mfa_token as bearer, or a bearer",
 }
 
 FORBIDDEN_OVERRIDES = ("get_queryset", "get_object", "get_permissions", "get_authenticators")
@@ -160,7 +160,7 @@ def route_problems(route: Route) -> list[str]:
         if route.label in PUBLIC_API_VIEWS:
             return []
         return [
-            f"{route.label} (/{route.route}) is a PublicAPIView: no authentication at all. If API.md makes it "
+            f"{route.label} (/{route.route}) is a PublicAPIView: no authentication at all. If docs/api.md makes it "
             "public, list it in PUBLIC_API_VIEWS with the reason; otherwise use TenantAPIView/TenantViewSet."
         ]
     problems = []

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` for POSTs that create or charge (API.md "Conventions").
+"""`Idempotency-Key` for POSTs that create or charge (docs/api.md, "Idempotency-Key").
 
 A client that may retry a create sends `Idempotency-Key: <up to 255 characters>`.
 The key is scoped to (tenant, user, endpoint): within 24 hours the same key with

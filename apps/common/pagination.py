@@ -1,4 +1,4 @@
-"""Pagination shapes of API.md: `{"results": [...], "next": url|null, "previous": url|null}`.
+"""Pagination shapes of docs/api.md: `{"results": [...], "next": url|null, "previous": url|null}`.
 
 `PagePagination` for bounded lists (no COUNT: it fetches one row more than a
 page to know whether there is a next one); `NewestFirstCursorPagination` for

@@ -46,7 +46,7 @@ def set_password_mail_job(*, tenant: TenantLike | None, user_id: str, portal_slu
 def _mail_link(
     *, user: User | None, portal_slug: str, template: str, event: str, link: Callable[[User, Portal], str], days: int
 ) -> None:
-    """Mail `user` a link into the portal ARCHITECTURE §3 picks; skipped (and logged) when there is none."""
+    """Mail `user` a link into the portal `mail_portal_for` picks; skipped (and logged) when there is none."""
     if user is None:
         logger.info(f"auth.{event}_mail_skipped")
         return
@@ -87,9 +87,9 @@ def password_reset_mail_job(*, tenant: TenantLike | None, user_id: str, portal_s
     """Mail a user a password reset link, minted here so no live token rests in the outbox.
 
     Reaches users without a usable password too (Django's PasswordResetForm
-    would skip them silently: SECURITY.md trap 11). The portal follows
-    ARCHITECTURE §3: the one asked for if the user may enter it, else their
-    latest sign-in's, else the first of their oldest membership.
+    would skip them silently: docs/security.md, trap 11). The portal follows
+    docs/api.md, "Links in mails": the one asked for if the user may enter
+    it, else their latest sign-in's, else the first of their oldest membership.
     """
     _mail_link(
         user=User.objects.filter(id=user_id, is_active=True).first(),

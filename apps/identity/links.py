@@ -1,4 +1,4 @@
-"""Links in mails point to portal pages (ARCHITECTURE §3)."""
+"""Links in mails point to portal pages (docs/api.md, "Links in mails")."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def password_reset_request_path(*, portal: Portal) -> str:
 
 
 def mail_portal_for(*, user: User, requested_slug: str | None = None) -> Portal | None:
-    """The portal a link mailed to `user` points at (ARCHITECTURE §3).
+    """The portal a link mailed to `user` points at (docs/api.md, "Links in mails").
 
     The portal named in the request if the user may enter it; else the portal
     of their latest sign-in; else the first portal of their oldest membership

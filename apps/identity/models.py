@@ -402,7 +402,7 @@ class RefreshToken(models.Model):
 class BackupCode(BaseModel):
     """One MFA recovery code, stored only as a keyed hash; works once (`used_at` set by a conditional update).
 
-    Global: it belongs to a user, like their TOTP device (ARCHITECTURE §2).
+    Global: it belongs to a user, like their TOTP device (docs/architecture.md, "Global and tenant tables").
     The plain codes are shown once, when generated, and never stored.
     """
 

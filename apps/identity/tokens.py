@@ -296,7 +296,7 @@ def token_backend() -> KidTokenBackend:
 
 
 class AtriumAccessToken(AccessToken):
-    """An access token with exactly the claims of API.md (no simplejwt `token_type`)."""
+    """An access token with exactly the claims of docs/api.md, "Tokens" (no simplejwt `token_type`)."""
 
     def __init__(self, token: Any = None, verify: bool = True) -> None:
         super().__init__(token, verify)

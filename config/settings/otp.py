@@ -1,8 +1,8 @@
 """django-otp (TOTP only) and Atrium's own MFA limits.
 
 Backup codes are Atrium's (`identity.BackupCode`, stored hashed), not
-django-otp's static plugin, which keeps them in plain text (SECURITY.md trap
-15). django-otp's per-device exponential throttle is switched off: it lives in
+django-otp's static plugin, which keeps them in plain text (docs/security.md,
+trap 15). django-otp's per-device exponential throttle is switched off: it lives in
 one database row per device and answers "not allowed" without a Retry-After;
 Atrium counts wrong codes in the shared cache instead (`apps.identity.services.mfa`),
 so every app server sees the same count and the lock answers 429.

@@ -1,6 +1,6 @@
 """Every API error is RFC 9457 problem+json; pages outside /api/ keep Django's HTML.
 
-API.md: `type`, `title`, `status`, `detail`, and `errors: {field: [messages]}`
+docs/api.md: `type`, `title`, `status`, `detail`, and `errors: {field: [messages]}`
 for validation; 401 carries `WWW-Authenticate: Bearer`; no 5xx body leaks a
 traceback.
 """

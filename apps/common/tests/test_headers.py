@@ -1,4 +1,4 @@
-"""Security headers on HTML and JSON responses (SECURITY.md "Web").
+"""Security headers on HTML and JSON responses (docs/security.md, "API input and web", and trap 7).
 
 `check --deploy` says nothing about CSP or Permissions-Policy, so they are
 checked here on real responses. The test client's `secure=True` stands for the

@@ -1,6 +1,6 @@
 """`/healthz` says the process is alive; `/readyz` checks what a request needs.
 
-API.md: `/readyz` is 200 or 503 with `{"status": "ok"|"fail", "checks": {name: {"ok", "ms"}}}`.
+docs/api.md: `/readyz` is 200 or 503 with `{"status": "ok"|"fail", "checks": {name: {"ok", "ms"}}}`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`/metrics`: bearer `METRICS_TOKEN`, hidden outside debug without one, all workers counted.
 
-API.md: 401 without `Bearer $METRICS_TOKEN` when that is set; with no token set,
+docs/api.md: 401 without `Bearer $METRICS_TOKEN` when that is set; with no token set,
 open in debug and 404 otherwise; Prometheus text aggregated across workers.
 """
 

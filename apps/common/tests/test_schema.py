@@ -1,7 +1,7 @@
 """The OpenAPI document, the Swagger UI built from local assets, and the service info.
 
-API.md: `/api/v1/schema/` is OpenAPI 3 (`?format=json` gives JSON), `/api/v1/docs/`
-is Swagger UI with all assets served locally. SECURITY.md: no inline scripts,
+docs/api.md: `/api/v1/schema/` is OpenAPI 3 (`?format=json` gives JSON), `/api/v1/docs/`
+is Swagger UI with all assets served locally. docs/security.md, trap 13: no inline scripts,
 so the docs page uses the split view whose init script is a separate file.
 """
 

@@ -74,7 +74,7 @@ class TenantViewSet(TenantScopedViewMixin, viewsets.GenericViewSet):
 
 
 class PublicAPIView(APIView):
-    """No authentication: for endpoints API.md marks public (login, portal metadata, ...)."""
+    """No authentication: for endpoints docs/api.md marks public (login, portal metadata, ...)."""
 
     authentication_classes: Sequence[type[BaseAuthentication]] = []
     permission_classes: Sequence[Any] = [AllowAny]

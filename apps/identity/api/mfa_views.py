@@ -4,7 +4,7 @@
 throttled per client IP on top of the per-user wrong-code lock). Wherever a
 code is checked, a wrong one is counted in the shared cache and audited
 durably, so both stay when the call answers 400/401/429 and its transaction
-rolls back (SECURITY.md trap 18).
+rolls back (docs/security.md, trap 18).
 `setup/` and `confirm/` accept an access token or, while enrolling for a portal
 that requires MFA, the enrolment `mfa_token` as bearer (and nothing else
 does). Every answer here may hold a secret, so none is cached.

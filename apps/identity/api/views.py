@@ -100,7 +100,7 @@ class MethodDispatch:
 
     `path("portals/<slug:slug>/", MethodDispatch(GET=PortalPublicView.as_view(),
     PATCH=PortalViewSet.as_view({"patch": "partial_update"})))`: for a path that
-    API.md makes both a public read and an authenticated write. Each view keeps
+    docs/api.md makes both a public read and an authenticated write. Each view keeps
     its own base class (authentication, permissions, tenant context); nothing
     is decided here but which view answers. HEAD follows GET; OPTIONS goes to
     the first view, with an `Allow` header naming every method; any other

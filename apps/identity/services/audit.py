@@ -8,7 +8,7 @@ zeros for the first) and `hash` = sha256(prev_hash + canonical JSON of its own
 fields), so editing a row breaks its hash and deleting one breaks `seq`
 continuity and the next row's link.
 
-A chain alone cannot see its newest rows deleted (SECURITY.md trap 16), so each
+A chain alone cannot see its newest rows deleted (docs/security.md, trap 16), so each
 stream also has an `AuditHead` row — count and last hash — kept in a separate
 global table and updated in the same transaction as the event. Writers lock
 the head row, which also serialises them: `seq` is the head's count + 1, never
@@ -275,7 +275,7 @@ def audit_record(
 
     `durable=True` is for events that must outlive a failing request — the audit
     of a failed login or a lockout, written just before the request answers
-    401/429 and `ATOMIC_REQUESTS` rolls everything back (SECURITY.md trap 18).
+    401/429 and `ATOMIC_REQUESTS` rolls everything back (docs/security.md, trap 18).
     Neither database has autonomous transactions, so the row is written over a
     second connection that commits on its own: a short-lived thread (Django gives
     each thread its own connection to the same database), joined before

@@ -187,7 +187,7 @@ def invitation_accept_path(*, portal_slug: str, raw_token: str) -> str:
 
 
 def _accept_portal(tenant_id: UUID | str) -> Portal | None:
-    """The tenant's default portal, else its oldest active one (ARCHITECTURE §3)."""
+    """The tenant's default portal, else its oldest active one (docs/api.md, "Links in mails")."""
     portals = Portal.objects.filter(tenant_id=tenant_id)
     return portals.filter(is_default=True).first() or portals.filter(active=True).order_by("created_at").first()
 

@@ -1,6 +1,6 @@
 """Tenant administration of memberships: list, change a member's role, remove a member.
 
-Rules (API.md "Identity: tenant administration"):
+Rules (docs/api.md, "Tenant administration", "Members"):
 
 - Only an owner grants `owner` or touches an owner's membership (403).
 - A tenant keeps at least one active owner: demoting or removing the last one is 409.

@@ -1,7 +1,7 @@
 """Multi-factor sign-in: TOTP (django-otp), Atrium's own backup codes, and the `mfa_token`.
 
 After a correct password, `login_challenge` decides whether tokens may be
-issued now or an `mfa_token` must be answered first (SECURITY.md trap 5:
+issued now or an `mfa_token` must be answered first (docs/security.md, trap 5:
 django-otp's verified state lives in Django sessions and never reaches a token
 login, so the token endpoints enforce the second factor themselves):
 
@@ -27,7 +27,7 @@ right code) and burn the presented `mfa_token`. Reaching the check at all
 needs the user's password (or a live access token), so the lock cannot be
 tripped by a stranger who only knows the e-mail.
 
-Secrets (SECURITY.md trap 15): django-otp stores the TOTP key in plain text in
+Secrets (docs/security.md, trap 15): django-otp stores the TOTP key in plain text in
 `otp_totp_totpdevice.key` — the library has no encrypted field, and the server
 must read the key to compute codes. That table is treated as a secret: its key
 is returned once, to the user enrolling, and is never logged, audited or

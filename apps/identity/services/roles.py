@@ -1,6 +1,6 @@
 """A tenant's custom roles: list (with the system roles), create, change, delete.
 
-Rules (API.md "Identity: tenant administration"):
+Rules (docs/api.md, "Tenant administration", "Roles"):
 
 - System roles (`owner`, `admin`, `member`) cannot be changed or deleted (409),
   and a custom role cannot take their codes: that is 409 too — the code is
@@ -12,7 +12,8 @@ Rules (API.md "Identity: tenant administration"):
   grants nothing new, and an admin may still rename or trim a role an owner made.
 - A role in use — by a membership or a live pending invitation — cannot be
   deleted (409). Finished invitations (accepted, revoked, expired) that still
-  point at the role are deleted with it: their record lives on in the audit trail.
+  point at the role do not block it and are kept: their role becomes NULL and
+  their `role_code` still names it.
 - Every change bumps the RBAC version (on commit), so every process reloads
   role → permissions at its next request and the role's holders see the change
   at once, without new tokens.

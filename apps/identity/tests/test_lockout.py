@@ -1,4 +1,4 @@
-"""Sign-in lockout: each SECURITY.md "Login" line about lockout, tried as an attack through the API.
+"""Sign-in lockout: each lockout line of docs/security.md, "Login, MFA, recovery", tried through the API.
 
 - wrong passwords past the limit lock the (account, client) pair — 429 with
   Retry-After even with the right password — with delays that grow per pair;

@@ -1,6 +1,6 @@
 """MFA at sign-in: the challenge, `auth/mfa/verify/`, the wrong-code lock, enrolment, and switch.
 
-Each test tries an attack from SECURITY.md "Login, MFA, recovery" (and trap 5:
+Each test tries an attack from docs/security.md, "Login, MFA, recovery" (and trap 5:
 a password-only token request must not bypass MFA).
 """
 

@@ -159,7 +159,7 @@ def test_reset_revokes_existing_access_and_refresh_tokens(api, member, portal, t
 
 
 def test_reset_reaches_a_user_without_a_usable_password(api, tenant, portal):
-    """Django's PasswordResetForm skips such users silently (SECURITY.md trap 11); Atrium does not."""
+    """Django's PasswordResetForm skips such users silently (docs/security.md, trap 11); Atrium does not."""
     user = User.objects.create_user(email="owner-without-password@example.test")
     assert not user.has_usable_password()
     make_membership(user=user, tenant=tenant, role="owner")

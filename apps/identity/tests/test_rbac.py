@@ -53,7 +53,7 @@ VIEW_FILE = "files.view_file"
 DELETE_FILE = "files.delete_file"
 flows_permissions = importlib.import_module("apps.flows.permissions")
 
-# API.md "System roles": permission → the system roles granted it, exactly.
+# docs/api.md, "System roles and permissions": permission → the system roles granted it, exactly.
 API_TABLE: dict[str, set[str]] = {
     "identity.view_member": {"owner", "admin", "member"},
     "identity.view_role": {"owner", "admin", "member"},

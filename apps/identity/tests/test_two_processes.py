@@ -1,6 +1,6 @@
 """Two app servers on one database and one Redis: security state made through one holds on the other.
 
-SECURITY.md, "Faults — nothing lost": a logout, lockout, throttle, revocation
+docs/security.md, "Faults: nothing lost": a logout, lockout, throttle, revocation
 or RBAC change made through one server is honoured by the other at its next
 request — no security state lives in one process. This process (the test
 client) is server A; server B is a real gunicorn started on the test database
