@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ruff lint + format check, and the import-linter contracts of ARCHITECTURE §1.
+# ruff lint + format check, and the import-linter contract (docs/architecture.md, section 1).
 set -euo pipefail
 paths=(apps config scripts conftest.py manage.py)
 [ -d tests ] && paths+=(tests)
