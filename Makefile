@@ -1,24 +1,41 @@
 # Atrium — the two commands people need are `make run` and `make test`.
-PYTHON ?= python3.11
-VENV   ?= .venv
-BIN    := $(VENV)/bin
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
-STAMP  := $(VENV)/.installed
+# Both install from uv.lock, hash-checked (docs/adr/0010-locked-dependencies.md):
+# `make run` into .venv-run (runtime dependencies only), everything else into .venv (runtime + dev tools).
+PYTHON   ?= python3.11
+VENV     ?= .venv
+RUN_VENV ?= .venv-run
+BIN      := $(VENV)/bin
+HOST     ?= 127.0.0.1
+PORT     ?= 8000
+STAMP     := $(VENV)/.installed
+RUN_STAMP := $(RUN_VENV)/.installed
+export PYTHON
 
-.PHONY: install run test lint typecheck fmt bench mutation clean
+.PHONY: install install-run lock run test lint typecheck fmt bench mutation clean
 
-$(STAMP): pyproject.toml
-	@scripts/ci/install.sh "$(PYTHON)" "$(VENV)"
-	@touch $(STAMP)
+# Reinstalled whenever the lock (or pyproject.toml, which pins the uv version) is newer than the stamp.
+$(STAMP): uv.lock pyproject.toml
+	@scripts/ci/install.sh dev "$(VENV)"
+	@touch $@
+
+$(RUN_STAMP): uv.lock pyproject.toml
+	@scripts/ci/install.sh run "$(RUN_VENV)"
+	@touch $@
 
 install: $(STAMP)
 
-## make run: install, migrate the embedded SQLite database, seed, serve on HOST:PORT.
-run: install
-	@DJANGO_DEBUG=$${DJANGO_DEBUG:-true} scripts/run.sh "$(HOST)" "$(PORT)"
+install-run: $(RUN_STAMP)
 
-## make test: the whole suite — lint, types, import contracts, Django checks, schema, audit, tests.
+## make lock: re-resolve uv.lock after editing the ranges in pyproject.toml (changes only what it must).
+## Newest allowed versions of everything: scripts/uv.sh lock --upgrade; of one: --upgrade-package NAME.
+lock:
+	@scripts/uv.sh lock
+
+## make run: install the runtime lock, migrate the embedded SQLite database, seed, serve on HOST:PORT.
+run: install-run
+	@VENV="$(RUN_VENV)" DJANGO_DEBUG=$${DJANGO_DEBUG:-true} scripts/run.sh "$(HOST)" "$(PORT)"
+
+## make test: the whole suite — lock check, lint, types, import contracts, Django checks, schema, audit, tests.
 test: install
 	@scripts/ci/test-all.sh
 
@@ -40,4 +57,4 @@ mutation: install
 	@scripts/ci/mutation.sh
 
 clean:
-	rm -rf $(VENV) var/static .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(RUN_VENV) .venv-uv var/static .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 host=${1:-127.0.0.1}
 port=${2:-8000}
-py=.venv/bin/python
+# The runtime environment (make run installs it: scripts/ci/install.sh run), no test or lint tools.
+py=${VENV:-.venv-run}/bin/python
 # Local state (embedded database, dev keys, uploads, the shared cache): config/env.py reads the same variable.
 var=${ATRIUM_VAR_DIR:-var}
 # Links printed and mailed (console) point at this server unless told otherwise.

@@ -72,7 +72,7 @@ def test_gunicorn_config_treats_an_empty_multiproc_dir_as_unset(tmp_path, monkey
 
 # --------------------------------------------------------------------------- make test leaves no files
 
-STEPS = ("lint.sh", "typecheck.sh", "django-checks.sh", "audit.sh")
+STEPS = ("lock-check.sh", "lint.sh", "typecheck.sh", "django-checks.sh", "audit.sh")
 
 
 def _git(repo: Path, env: dict[str, str], *args: str) -> None:

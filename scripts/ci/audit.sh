@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
-# pip-audit --strict. A known vulnerability fails the build; an advisory service we
-# cannot reach prints a loud WARNING (and does not fail), since nothing was audited.
+# pip-audit --strict over everything uv.lock pins (runtime and dev, every platform), not over
+# whatever one environment happens to hold. A known vulnerability fails the build; an advisory
+# service we cannot reach prints a loud WARNING (and does not fail), since nothing was audited.
 set -uo pipefail
-echo "==> pip-audit"
-out=$(.venv/bin/pip-audit --strict --skip-editable --progress-spinner off 2>&1)
+cd "$(dirname "$0")/../.." || exit 1
+echo "==> pip-audit (uv.lock)"
+locked=$(mktemp)
+trap 'rm -f "$locked"' EXIT
+# The lock as pinned, hashed requirements: pip-audit reads them without installing anything.
+if ! scripts/uv.sh export --frozen --all-groups --no-emit-project --format requirements.txt --no-header \
+    --quiet -o "$locked"; then
+  echo "pip-audit: could not export uv.lock; see above." >&2
+  exit 1
+fi
+audit=(.venv/bin/pip-audit --disable-pip --requirement "$locked" --progress-spinner off)
+out=$("${audit[@]}" --strict 2>&1)
 rc=$?
 if [ $rc -eq 0 ]; then
   echo "$out" | tail -n 3
@@ -12,10 +23,11 @@ fi
 if echo "$out" | grep -q "could not be audited"; then
   # Strict mode stops at the first package it cannot look up. Without it, any
   # package that *can* be looked up and is vulnerable still fails the build.
-  lenient=$(.venv/bin/pip-audit --skip-editable --progress-spinner off 2>&1)
+  lenient=$("${audit[@]}" 2>&1)
   if [ $? -ne 0 ] && echo "$lenient" | grep -qi "known vulnerabilit"; then
     echo "$lenient"
-    echo "pip-audit: known vulnerabilities found — upgrade the packages listed above." >&2
+    echo "pip-audit: known vulnerabilities found — move each package above to a fixed version with" >&2
+    echo "'scripts/uv.sh lock --upgrade-package NAME' (widen its range in pyproject.toml first if needed)." >&2
     exit 1
   fi
   cause=$(echo "$out" | grep -m1 "could not be audited" | sed 's/^ERROR:[^:]*://')

@@ -26,6 +26,7 @@ fi
 
 mkdir -p var  # generated files (the OpenAPI document, dev keys) live here; a fresh clone has none
 started=$(date +%s)
+scripts/ci/lock-check.sh
 scripts/ci/lint.sh
 scripts/ci/typecheck.sh
 scripts/ci/django-checks.sh
