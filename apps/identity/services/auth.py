@@ -309,15 +309,15 @@ def refresh_rotate(*, raw: str, client: ClientInfo) -> IssuedTokens:
         raise TokenInvalid("This refresh token was already used; the session has been ended.")
     with transaction.atomic():
         try:
-            membership = admitted_membership(user=session.user, portal=session.portal)
-        except PermissionDenied as exc:
-            session_revoke(session=session, reason="access_lost", ip=client.ip)
-            raise TokenInvalid("This session may no longer be refreshed; sign in again.") from exc
-        if not session.user.is_active or not session.portal.active:
-            session_revoke(session=session, reason="access_lost", ip=client.ip)
-            raise TokenInvalid("This session may no longer be refreshed; sign in again.")
-        AuthSession.objects.filter(id=session.id).update(last_used_at=timezone.now(), ip=client.ip)
-        return _issue(session, membership.role.code)
+            membership: Membership | None = admitted_membership(user=session.user, portal=session.portal)
+        except PermissionDenied:
+            membership = None
+        if membership is not None and session.user.is_active and session.portal.active:
+            AuthSession.objects.filter(id=session.id).update(last_used_at=timezone.now(), ip=client.ip)
+            return _issue(session, membership.role.code)
+    # Outside the block above: ending the session must not be rolled back with the refusal.
+    session_revoke(session=session, reason="access_lost", ip=client.ip)
+    raise TokenInvalid("This session may no longer be refreshed; sign in again.")
 
 
 def logout(*, raw_refresh: str, access_jti: str | None, client: ClientInfo) -> None:

@@ -467,3 +467,32 @@ def test_switch_after_removal_is_refused(tenant, portal, member):
         HTTP_AUTHORIZATION=f"Bearer {tokens['access']}",
     )
     assert response.status_code in (401, 403)
+
+
+def test_accepting_for_an_unproved_account_marks_the_address_verified(
+    open_portal, target_portal, member, login, django_capture_on_commit_callbacks
+):
+    register(VICTIM, ATTACKER_PASSWORD, open_portal)
+    owner = member("owner", of=target_portal.tenant)
+    invite(login(owner, target_portal)["access"], VICTIM, "admin", django_capture_on_commit_callbacks)
+    token = link_token(VICTIM, r"/invitations/accept/\?token=([\w-]+)")
+    assert APIClient().post(ACCEPT, {"token": token, "password": VICTIM_PASSWORD}, format="json").status_code == 200
+    victim = sign_in(VICTIM, VICTIM_PASSWORD, target_portal).json()
+    assert me(victim["access"])["email_verified"] is True
+
+
+@pytest.mark.parametrize("lose", ["removed", "portal_closed"])
+def test_a_refresh_after_access_is_lost_is_401_and_ends_the_session(lose, tenant, portal, member):
+    user = member("member")
+    tokens = sign_in(user.email, PASSWORD, portal).json()
+    if lose == "removed":
+        with tenant_context(tenant):
+            Membership.objects.filter(user=user).delete()
+    else:
+        Portal.objects.filter(id=portal.id).update(active=False)
+        PortalFactory(tenant=tenant, slug="still-open")  # the tenant keeps another portal
+    response = APIClient().post("/api/v1/identity/auth/refresh/", {"refresh": tokens["refresh"]}, format="json")
+    assert response.status_code == 401
+    session = AuthSession.objects.get(user=user)
+    assert session.revoked_at is not None
+    assert session.revoke_reason == "access_lost"
