@@ -98,7 +98,9 @@ def make_run(tmp_path_factory: pytest.TempPathFactory, child_env: Callable[..., 
     port = _free_port()
     # What `make run` has on a fresh machine: debug, and nothing else set — no DATABASE_URL (the
     # embedded SQLite file), no REDIS_URL, no PUBLIC_BASE_URL. ATRIUM_VAR_DIR keeps it all under root.
-    env = child_env(DJANGO_DEBUG="true", ATRIUM_VAR_DIR=str(root / "var"), LOG_LEVEL="WARNING")
+    # run.sh serves with this test run's interpreter (`make run` would use .venv-run, built from the same lock).
+    venv = str(Path(sys.executable).parent.parent)
+    env = child_env(DJANGO_DEBUG="true", ATRIUM_VAR_DIR=str(root / "var"), LOG_LEVEL="WARNING", VENV=venv)
     log_path = root / "run.log"
     with log_path.open("wb") as log:
         server = subprocess.Popen(

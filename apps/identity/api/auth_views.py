@@ -35,6 +35,7 @@ from apps.identity.authentication import BearerAuthentication, Principal
 from apps.identity.rbac import request_permissions
 from apps.identity.services import auth
 from apps.identity.services.lockout import DEVICE_COOKIE, DEVICE_MAX_AGE_SECONDS
+from apps.identity.services.mfa import MfaChallenge
 from apps.identity.tokens import keyring
 
 
@@ -44,7 +45,7 @@ def _client(request: Request) -> auth.ClientInfo:
     )
 
 
-def sign_in_response(result: auth.IssuedTokens | Any) -> Response:
+def sign_in_response(result: auth.IssuedTokens | MfaChallenge) -> Response:
     """The body of a sign-in; with tokens, the known-device cookie (services.lockout) too.
 
     The cookie is HttpOnly, SameSite=Lax and, outside debug, Secure: it tells the
