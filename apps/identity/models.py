@@ -11,7 +11,7 @@ belong to one.
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
@@ -123,8 +123,12 @@ def _default_admitted_roles() -> list[str]:
     return list(SYSTEM_ROLE_CODES)
 
 
+# A portal's theme when nothing is set: the one definition (models, API output, service defaults).
+DEFAULT_THEME: Final = {"primary_color": "#3b5bdb", "logo_url": ""}
+
+
 def _default_theme() -> dict[str, str]:
-    return {"primary_color": "#3b5bdb", "logo_url": ""}
+    return dict(DEFAULT_THEME)
 
 
 class Portal(BaseModel):

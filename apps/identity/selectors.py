@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import QuerySet
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -34,11 +33,6 @@ def portal_login_methods(*, portal: Portal) -> list[str]:
     methods = ["password"]
     methods.extend(str(p) for p in portal.features.get("social_providers", []) if isinstance(p, str))
     return methods
-
-
-def member_list(*, tenant: Tenant) -> QuerySet[Membership]:
-    """The current tenant's memberships, oldest first, with user and role in the same query."""
-    return Membership.objects.filter(tenant=tenant).select_related("user", "role").order_by("created_at", "id")
 
 
 def user_get_by_email(*, email: str) -> User | None:

@@ -25,6 +25,7 @@ from apps.common.errors import problem_response
 from apps.identity import selectors
 from apps.identity.api.base import PublicAPIView
 from apps.identity.api.serializers import PortalPublicOutputSerializer
+from apps.identity.models import DEFAULT_THEME
 
 
 class PortalPublicView(PublicAPIView):
@@ -36,7 +37,7 @@ class PortalPublicView(PublicAPIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         portal = selectors.portal_get_public(slug=slug)
-        theme = {"primary_color": "#3b5bdb", "logo_url": "", **(portal.theme or {})}
+        theme = {**DEFAULT_THEME, **(portal.theme or {})}
         data = {
             "slug": portal.slug,
             "name": portal.name,

@@ -76,6 +76,7 @@ from apps.common.exceptions import ApplicationError, Conflict, TooManyRequests
 from apps.identity import metrics, revocation
 from apps.identity.exceptions import MfaCodeInvalid, MfaCodeRejected, TokenInvalid
 from apps.identity.models import BackupCode, Membership, Portal, Tenant, User
+from apps.identity.selectors import user_mfa_enabled
 from apps.identity.services.audit import audit_record, audit_record_user_event
 from apps.identity.services.lockout import lockout_clear
 from apps.identity.throttling import shared_store
@@ -429,12 +430,8 @@ def _backup_codes_replace(*, user: User) -> list[str]:
 # --------------------------------------------------------------------------- reads
 
 
-def user_has_totp(*, user: User) -> bool:
-    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
-
-
 def mfa_status(*, user: User) -> MfaStatus:
-    enabled = user_has_totp(user=user)
+    enabled = user_mfa_enabled(user=user)
     left = BackupCode.objects.filter(user=user, used_at__isnull=True).count() if enabled else 0
     return MfaStatus(enabled=enabled, methods=["totp"] if enabled else [], backup_codes_left=left)
 
@@ -445,7 +442,7 @@ def mfa_status(*, user: User) -> MfaStatus:
 def login_challenge(*, user: User, membership: Membership, portal: Portal) -> MfaChallenge | None:
     """None: tokens may be issued on the password alone. Otherwise the challenge to answer."""
     purpose: Purpose
-    if user_has_totp(user=user):
+    if user_mfa_enabled(user=user):
         purpose = "verify"
     elif portal.mfa_required:
         purpose = "enrol"
@@ -538,7 +535,7 @@ def totp_setup(*, user: User, ip: str | None, portal: str | None = None) -> Totp
     409 when MFA is already on: a second authenticator would need no proof of
     the first, so the user disables MFA (with a code) before enrolling another.
     """
-    if user_has_totp(user=user):
+    if user_mfa_enabled(user=user):
         raise Conflict("Multi-factor sign-in is already on; disable it first to enrol another authenticator.")
     TOTPDevice.objects.filter(user=user, confirmed=False).delete()
     device = TOTPDevice.objects.create(user=user, name=_DEVICE_NAME, confirmed=False)
@@ -583,7 +580,7 @@ def totp_confirm(*, user: User, code: str, client: ClientInfo, enrolment: MfaTok
 
 
 def _require_enabled(user: User) -> None:
-    if not user_has_totp(user=user):
+    if not user_mfa_enabled(user=user):
         raise Conflict("Multi-factor sign-in is not on.")
 
 

@@ -40,7 +40,7 @@ from django.utils import timezone
 from apps.common.exceptions import ApplicationError, Conflict, NotFound
 from apps.common.tenancy import TenantLike
 from apps.identity import plugs
-from apps.identity.models import AuthSession, Membership, Portal, Role, Tenant, User
+from apps.identity.models import DEFAULT_THEME, AuthSession, Membership, Portal, Role, Tenant, User
 from apps.identity.services.audit import audit_record
 from apps.identity.services.auth import sessions_end
 from apps.identity.services.tenants import SLUG_RE
@@ -97,8 +97,8 @@ def portal_view(portal: Portal) -> PortalView:
         slug=portal.slug,
         name=portal.name,
         theme={
-            "primary_color": str(theme.get("primary_color") or "#3b5bdb"),
-            "logo_url": str(theme.get("logo_url") or ""),
+            "primary_color": str(theme.get("primary_color") or DEFAULT_THEME["primary_color"]),
+            "logo_url": str(theme.get("logo_url") or DEFAULT_THEME["logo_url"]),
         },
         admitted_roles=[str(r) for r in (portal.admitted_roles or [])],
         signup_policy=portal.signup_policy,
@@ -338,8 +338,6 @@ def _end_sessions(portal: Portal, *, before: _Access) -> int:
 
 # --------------------------------------------------------------------------- writing
 
-_DEFAULT_THEME: Final = {"primary_color": "#3b5bdb", "logo_url": ""}
-
 
 @transaction.atomic
 def portal_create(
@@ -361,7 +359,7 @@ def portal_create(
             errors.add(required, "This field is required.")
     values = _clean(fields, tenant=tenant, current=None, errors=errors)
     errors.raise_if_any()
-    values["theme"] = {**_DEFAULT_THEME, **values.get("theme", {})}
+    values["theme"] = {**DEFAULT_THEME, **values.get("theme", {})}
 
     _lock_tenant(tenant)
     if values.get("active", True):

@@ -13,6 +13,7 @@ from django.core import serializers as django_serializers
 from django.db import connection
 
 from apps.common.tenancy import TenantScopedModel, tenant_context
+from apps.identity import selectors
 from apps.identity.models import AuditEvent, BackupCode, PlatformAuditEvent
 from apps.identity.services import mfa
 from apps.identity.tests.conftest import PASSWORD
@@ -53,7 +54,7 @@ def enrol(client, user) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def mfa_on(user) -> bool:  # type: ignore[no-untyped-def]
-    return mfa.user_has_totp(user=user)
+    return selectors.user_mfa_enabled(user=user)
 
 
 def test_status_follows_enrolment_and_backup_code_use(api, signed_in, portal):
