@@ -1,4 +1,4 @@
-"""Identity's reads."""
+"""Reads about accounts: users, the signed-in caller, second factors, memberships across tenants."""
 
 from __future__ import annotations
 
@@ -9,30 +9,9 @@ from django.db import connection
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.exceptions import AuthenticationFailed
 
-from apps.common.exceptions import NotFound
 from apps.common.tenancy import unscoped
 from apps.identity.authentication import Principal
 from apps.identity.models import Membership, Portal, Tenant, User
-
-
-def portal_get_public(*, slug: str) -> Portal:
-    """An active portal of an active tenant by slug, or NotFound (unknown and inactive look alike)."""
-    portal = (
-        Portal.objects.select_related("tenant")
-        .filter(slug=slug, active=True)
-        .exclude(tenant__status=Tenant.Status.OFFBOARDED)
-        .first()
-    )
-    if portal is None:
-        raise NotFound("No portal with this slug.")
-    return portal
-
-
-def portal_login_methods(*, portal: Portal) -> list[str]:
-    """How users sign in to `portal`: the password always; social providers when configured."""
-    methods = ["password"]
-    methods.extend(str(p) for p in portal.features.get("social_providers", []) if isinstance(p, str))
-    return methods
 
 
 def user_get_by_email(*, email: str) -> User | None:
