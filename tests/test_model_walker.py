@@ -9,7 +9,7 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-from apps.common.tenancy import TenantScopedModel
+from apps.common.models import TenantScopedModel
 
 # model label → why it has no tenant wall (docs/architecture.md, "Global and tenant tables").
 GLOBAL_MODELS: dict[str, str] = {

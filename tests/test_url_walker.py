@@ -32,7 +32,7 @@ from rest_framework.views import APIView
 from apps.identity.api import base
 from apps.identity.api.base import PublicAPIView, TenantAPIView, TenantViewSet
 from apps.identity.api.views import MethodDispatch
-from apps.identity.rbac import uncovered_actions, view_actions
+from apps.identity.rbac.view_coverage import uncovered_actions, view_actions
 
 # Views that are not on a base class: service endpoints, each with its reason (dotted path of the view).
 PUBLIC_ENDPOINTS: dict[str, str] = {
@@ -66,7 +66,7 @@ AUTHENTICATION_EXCEPTIONS: dict[str, str] = {
     "apps.identity.api.mfa_views.TotpConfirmView": "docs/api.md: takes the enrolment mfa_token as bearer, or a bearer",
 }
 
-FORBIDDEN_OVERRIDES = ("get_queryset", "get_object", "get_permissions", "get_authenticators")
+FORBIDDEN_OVERRIDES = base.FORBIDDEN_OVERRIDES
 BASE_CLASSES = (TenantAPIView, TenantViewSet, PublicAPIView)
 _CONVERTER = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
 
@@ -267,17 +267,18 @@ class _Unmapped(TenantAPIView):
     def delete(self, request: Any) -> Any: ...  # pragma: no cover
 
 
-class _OwnQueryset(TenantViewSet):
+class _ListOnly(TenantViewSet):
     required_permissions = {"list": {"identity.view_member"}}
-
-    def get_queryset(self) -> Any: ...  # pragma: no cover
 
     def list(self, request: Any) -> Any: ...  # pragma: no cover
 
 
 class _OwnAuth(_Scoped):
     authentication_classes = []
-    permission_classes = []
+
+
+class _QuerysetMixin:
+    def get_queryset(self) -> Any: ...  # pragma: no cover
 
 
 class _Unlisted(PublicAPIView):
@@ -300,15 +301,34 @@ def test_the_walker_flags_unmapped_and_unknown_actions():
 
 
 def test_the_walker_flags_a_routed_action_without_permissions():
-    problems = route_problems(_route(_OwnQueryset.as_view({"get": "list", "post": "create"})))
+    problems = route_problems(_route(_ListOnly.as_view({"get": "list", "post": "create"})))
     assert any("routes ['create']" in p for p in problems)
 
 
-def test_the_walker_flags_overrides_of_scoping_and_checks():
-    assert any("get_queryset" in p for p in class_problems(_OwnQueryset))
-    problems = " ".join(class_problems(_OwnAuth))
-    assert "permission_classes" in problems
-    assert "authentication_classes" in problems
+def test_an_override_of_the_scoping_or_the_checks_fails_when_the_class_is_defined():
+    with pytest.raises(TypeError, match="get_queryset"):
+
+        class _OwnQueryset(TenantViewSet):
+            def get_queryset(self) -> Any: ...  # pragma: no cover
+
+    with pytest.raises(TypeError, match="get_queryset"):  # smuggled in through a mixin
+
+        class _Mixed(_QuerysetMixin, TenantViewSet):
+            pass
+
+    with pytest.raises(TypeError, match="get_object"):
+
+        class _OwnObject(TenantAPIView):
+            def get_object(self) -> Any: ...  # pragma: no cover
+
+    with pytest.raises(TypeError, match="permission_classes"):
+
+        class _OwnPermissions(_Scoped):
+            permission_classes = []
+
+
+def test_the_walker_flags_changed_authentication():
+    assert "authentication_classes" in " ".join(class_problems(_OwnAuth))
 
 
 def test_the_walker_flags_unlisted_public_and_plain_views():

@@ -1,4 +1,4 @@
-"""RQ jobs that carry their tenant: the `@tenant_job` decorator and its registry.
+"""RQ jobs that carry their tenant: the `@tenant_job` decorator (registered in `apps.common.job_registry`).
 
 A job is a module-level function of keyword arguments that are JSON-serialisable
 (ids and strings, never model instances: the row may change before the job
@@ -24,9 +24,10 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec
 
-from django.utils.module_loading import import_string
 from rq import Retry
 
+from apps.common.job_registry import job_register
+from apps.common.outbox import outbox_enqueue
 from apps.common.tenancy import TenantLike, current_tenant_id, load_tenant, tenant_context
 
 if TYPE_CHECKING:
@@ -36,12 +37,7 @@ P = ParamSpec("P")
 
 DEFAULT_RETRY = Retry(max=3, interval=[10, 60, 300])
 
-_registry: dict[str, TenantJob[Any]] = {}
 _UNSET: Any = object()
-
-
-class UnknownJob(LookupError):
-    """A job path that names no `@tenant_job` function (renamed, removed or never a job)."""
 
 
 class TenantJob(Generic[P]):
@@ -68,9 +64,6 @@ class TenantJob(Generic[P]):
         `tenant=` overrides the tenant recorded (default: the current one;
         `tenant=None` records none).
         """
-        # outbox imports this module (to resolve jobs), so it is imported here.
-        from apps.common.outbox import outbox_enqueue
-
         tenant: TenantLike | None = kwargs.pop("tenant", _UNSET)
         tenant_id = current_tenant_id() if tenant is _UNSET else (tenant.id if tenant is not None else None)
         return outbox_enqueue(job_path=self.path, kwargs=kwargs, queue=self.queue, tenant_id=tenant_id)
@@ -92,22 +85,7 @@ def tenant_job(
 
     def register(fn: Callable[P, object]) -> TenantJob[P]:
         job = TenantJob(fn, queue=queue, retry=retry)
-        _registry[job.path] = job
+        job_register(job)
         return job
 
     return register
-
-
-def resolve_job(path: str) -> TenantJob[Any]:
-    """The registered job at `path`, importing its module if this process has not yet."""
-    job = _registry.get(path)
-    if job is None:
-        try:
-            candidate = import_string(path)
-        except ImportError as exc:
-            raise UnknownJob(path) from exc
-        # Only registered jobs run: a stored path never reaches an arbitrary callable.
-        job = _registry.get(path)
-        if job is None or candidate is not job:
-            raise UnknownJob(path)
-    return job

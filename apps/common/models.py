@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+
+from apps.common.tenancy import TenantContextMissing, TenantMismatch, current_tenant, is_unscoped, require_tenant
 
 
 class UUIDModel(models.Model):
@@ -32,6 +36,58 @@ class BaseModel(UUIDModel, TimestampedModel):
 
     class Meta:
         abstract = True
+
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+class TenantScopedManager(models.Manager[_M]):
+    """`objects`: only the current tenant's rows; raises without a tenant context.
+
+    Inside `unscoped()` with no tenant set it sees every row, because Django's
+    own machinery (saves, cascades) goes through the base manager.
+    """
+
+    def get_queryset(self) -> models.QuerySet[_M]:
+        if is_unscoped() and current_tenant() is None:
+            return super().get_queryset()
+        tenant = require_tenant()
+        return super().get_queryset().filter(tenant_id=tenant.id)
+
+
+class AllTenantsManager(models.Manager[_M]):
+    """`all_tenants`: every tenant's rows, only inside `with unscoped():`."""
+
+    def get_queryset(self) -> models.QuerySet[_M]:
+        if not is_unscoped():
+            raise TenantContextMissing("`all_tenants` is only usable inside `with unscoped():` (operator code).")
+        return super().get_queryset()
+
+
+class TenantScopedModel(BaseModel):
+    """A row owned by one tenant: `tenant` NOT NULL, filtered by the current context."""
+
+    tenant = models.ForeignKey(
+        settings.TENANT_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False, editable=False
+    )
+
+    objects: TenantScopedManager[Any] = TenantScopedManager()
+    all_tenants: AllTenantsManager[Any] = AllTenantsManager()
+
+    class Meta:
+        abstract = True
+        default_permissions = ()
+        base_manager_name = "objects"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        tenant = current_tenant()
+        if self.tenant_id is None:
+            self.tenant_id = require_tenant().id
+        elif tenant is not None and str(self.tenant_id) != str(tenant.id):
+            raise TenantMismatch("This row belongs to another tenant than the current context.")
+        elif tenant is None and not is_unscoped():
+            require_tenant()
+        super().save(*args, **kwargs)
 
 
 class OutboxMessage(BaseModel):
@@ -68,10 +124,6 @@ class OutboxMessage(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.job_path} [{self.status}]"
-
-
-# Tenant-scoped models come last: `apps.common.tenancy` builds its base on `BaseModel` above.
-from apps.common.tenancy import TenantScopedModel  # noqa: E402
 
 
 class IdempotencyRecord(TenantScopedModel):

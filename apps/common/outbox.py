@@ -37,7 +37,7 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job
 from rq.queue import Queue
 
-from apps.common.jobs import UnknownJob, resolve_job
+from apps.common.job_registry import UnknownJob, resolve_job
 from apps.common.models import OutboxMessage
 
 logger = logging.getLogger("atrium.outbox")

@@ -6,8 +6,8 @@ authentication, the portal resolver, the job decorator and
 that needs it and finds none raises `TenantContextMissing`: there is no "last
 tenant" fallback.
 
-`TenantScopedModel.objects` filters by the current tenant and raises without
-one. The one way round it is named and greppable: `with unscoped():` (operator
+`TenantScopedModel.objects` (`apps.common.models`) filters by the current
+tenant and raises without one. The one way round it is named and greppable: `with unscoped():` (operator
 code, commands, migrations), inside which `Model.all_tenants` works. On
 PostgreSQL the same context drives row-level security (see `apps.common.rls`);
 there the escape works only for the operator database role, never for the
@@ -23,14 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 from uuid import UUID
 
-from django.conf import settings
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, transaction
 
 from apps.common import rls
-from apps.common.models import BaseModel
 
 
 class TenantLike(Protocol):
@@ -152,55 +150,3 @@ def _restore(apply: Callable[[], None]) -> None:
         apply()
     except DatabaseError:
         transaction.set_rollback(True)
-
-
-_M = TypeVar("_M", bound=models.Model)
-
-
-class TenantScopedManager(models.Manager[_M]):
-    """`objects`: only the current tenant's rows; raises without a tenant context.
-
-    Inside `unscoped()` with no tenant set it sees every row, because Django's
-    own machinery (saves, cascades) goes through the base manager.
-    """
-
-    def get_queryset(self) -> models.QuerySet[_M]:
-        if is_unscoped() and current_tenant() is None:
-            return super().get_queryset()
-        tenant = require_tenant()
-        return super().get_queryset().filter(tenant_id=tenant.id)
-
-
-class AllTenantsManager(models.Manager[_M]):
-    """`all_tenants`: every tenant's rows, only inside `with unscoped():`."""
-
-    def get_queryset(self) -> models.QuerySet[_M]:
-        if not is_unscoped():
-            raise TenantContextMissing("`all_tenants` is only usable inside `with unscoped():` (operator code).")
-        return super().get_queryset()
-
-
-class TenantScopedModel(BaseModel):
-    """A row owned by one tenant: `tenant` NOT NULL, filtered by the current context."""
-
-    tenant = models.ForeignKey(
-        settings.TENANT_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False, editable=False
-    )
-
-    objects: TenantScopedManager[Any] = TenantScopedManager()
-    all_tenants: AllTenantsManager[Any] = AllTenantsManager()
-
-    class Meta:
-        abstract = True
-        default_permissions = ()
-        base_manager_name = "objects"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        tenant = current_tenant()
-        if self.tenant_id is None:
-            self.tenant_id = require_tenant().id
-        elif tenant is not None and str(self.tenant_id) != str(tenant.id):
-            raise TenantMismatch("This row belongs to another tenant than the current context.")
-        elif tenant is None and not is_unscoped():
-            require_tenant()
-        super().save(*args, **kwargs)

@@ -8,8 +8,6 @@ A missing or bad token is 401 with `WWW-Authenticate: Bearer`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 from rest_framework import exceptions
@@ -19,42 +17,11 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from apps.common import request_context
 from apps.identity import revocation
+from apps.identity.principal import Principal, principal_from_payload
 from apps.identity.throttling import shared_store
 from apps.identity.tokens import AtriumAccessToken
 
 logger = logging.getLogger("atrium.auth")
-
-
-@dataclass(frozen=True)
-class TenantRef:
-    """The tenant of a request as the token names it: enough for the tenant context, no query."""
-
-    id: UUID
-    slug: str
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling, from a verified access token (`request.auth`)."""
-
-    user_id: UUID
-    tenant: TenantRef
-    portal: str
-    roles: tuple[str, ...]
-    sid: UUID
-    jti: str
-    amr: tuple[str, ...]
-    issued_at: int
-    expires_at: int
-    rbac_version: int | None = None
-
-    @property
-    def tenant_id(self) -> UUID:
-        return self.tenant.id
-
-    @property
-    def role(self) -> str:
-        return self.roles[0]
 
 
 class TokenUser:
@@ -69,26 +36,6 @@ class TokenUser:
 
     def __str__(self) -> str:
         return str(self.id)
-
-
-def principal_from_payload(payload: dict[str, Any]) -> Principal:
-    """The caller named by a verified payload.
-
-    `AtriumAccessToken` has already held every claim to its form
-    (`tokens.ACCESS_CLAIMS`: UUIDs, slugs, one role, integer times), so
-    nothing here can fail on a claim's type: the one check lives there.
-    """
-    return Principal(
-        user_id=UUID(payload["sub"]),
-        tenant=TenantRef(id=UUID(payload["tenant_id"]), slug=payload.get("tenant", "")),
-        portal=payload["portal"],
-        roles=(payload["roles"][0],),
-        sid=UUID(payload["sid"]),
-        jti=payload["jti"],
-        amr=tuple(payload.get("amr", [])),
-        issued_at=payload["iat"],
-        expires_at=payload["exp"],
-    )
 
 
 def bearer_credential(request: Request) -> str | None:

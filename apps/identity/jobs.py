@@ -17,6 +17,7 @@ from apps.identity.links import (
     password_set_path,
 )
 from apps.identity.models import Portal, User
+from apps.identity.selectors.accounts import user_get_active
 
 logger = logging.getLogger("atrium.identity.jobs")
 
@@ -72,8 +73,9 @@ def email_verify_mail_job(*, tenant: TenantLike | None, user_id: str, portal_slu
 
     Nothing is sent to a user who is inactive, already verified, or has no portal to link to.
     """
+    user = user_get_active(user_id=user_id)
     _mail_link(
-        user=User.objects.filter(id=user_id, is_active=True, email_verified=False).first(),
+        user=user if user is not None and not user.email_verified else None,
         portal_slug=portal_slug,
         template="identity/mail/verify_email",
         event="verification",
@@ -92,7 +94,7 @@ def password_reset_mail_job(*, tenant: TenantLike | None, user_id: str, portal_s
     it, else their latest sign-in's, else the first of their oldest membership.
     """
     _mail_link(
-        user=User.objects.filter(id=user_id, is_active=True).first(),
+        user=user_get_active(user_id=user_id),
         portal_slug=portal_slug,
         template="identity/mail/password_reset",
         event="password_reset",

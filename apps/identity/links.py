@@ -11,6 +11,7 @@ from django.utils.http import urlsafe_base64_encode
 from apps.common.exceptions import ApplicationError
 from apps.identity.models import AuthSession, Portal, Tenant, User
 from apps.identity.selectors import user_memberships
+from apps.identity.selectors.admission import admitted_membership
 
 
 def password_set_path(*, user: User, portal: Portal) -> str:
@@ -59,9 +60,6 @@ def mail_portal_for(*, user: User, requested_slug: str | None = None) -> Portal 
     (its default portal, else its oldest active one). None when the user has
     no portal at all.
     """
-    # Imported here: the auth service imports the token machinery, which mail jobs do not need at import.
-    from apps.identity.services.auth import admitted_membership
-
     if requested_slug:
         portal = (
             Portal.objects.select_related("tenant")

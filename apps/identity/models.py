@@ -18,8 +18,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower, Upper
 
-from apps.common.models import BaseModel
-from apps.common.tenancy import TenantScopedModel, current_tenant, is_unscoped, require_tenant
+from apps.common.models import BaseModel, TenantScopedModel
+from apps.common.tenancy import current_tenant, is_unscoped, require_tenant
 
 SYSTEM_ROLE_CODES = ("owner", "admin", "member")
 

@@ -20,7 +20,7 @@ from uuid import UUID
 from django.conf import settings
 from django.core.cache import cache
 
-from apps.identity.rbac import RBAC_VERSION_KEY, rbac_version_from
+from apps.identity.rbac.version import RBAC_VERSION_KEY, rbac_version_from
 
 PREFIX = "auth:rev"
 

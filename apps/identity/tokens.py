@@ -90,7 +90,7 @@ def _is_amr(value: Any) -> bool:
     )
 
 
-# Every claim Atrium reads, with the form it mints it in (`services.auth.access_token_for`).
+# Every claim Atrium reads, with the form it mints it in (`services.sessions.access_token_for`).
 # `aud` and `iss` are matched exactly by PyJWT; `tenant` and `amr` may be absent.
 ACCESS_CLAIMS: Final[Mapping[str, Callable[[Any], bool]]] = {
     "sub": _is_uuid,

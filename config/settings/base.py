@@ -102,7 +102,7 @@ if "postgresql" in DATABASES["default"]["ENGINE"]:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "identity.User"
-# The model `apps.common.tenancy.TenantScopedModel` points at (common imports no app).
+# The model `apps.common.models.TenantScopedModel` points at (common imports no app).
 TENANT_MODEL = "identity.Tenant"
 
 if E.REDIS_URL:

@@ -7,7 +7,8 @@ import uuid
 import pytest
 from django.db import transaction
 
-from apps.common.jobs import DEFAULT_RETRY, UnknownJob, resolve_job, tenant_job
+from apps.common.job_registry import UnknownJob, resolve_job
+from apps.common.jobs import DEFAULT_RETRY, tenant_job
 from apps.common.models import OutboxMessage
 from apps.common.tenancy import current_tenant, tenant_context
 from apps.common.tests.jobs_fixtures import failing_job, make_tenant, record_job

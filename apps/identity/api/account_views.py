@@ -26,6 +26,7 @@ from apps.identity import throttling
 from apps.identity.api.auth_views import token_endpoint
 from apps.identity.api.base import PublicAPIView, TenantAPIView
 from apps.identity.models import AuthSession
+from apps.identity.selectors.sessions import session_list
 from apps.identity.services import accounts, sessions
 
 # --------------------------------------------------------------------------- serializers
@@ -245,7 +246,7 @@ class SessionListView(TenantAPIView):
     def get(self, request: Request) -> Response:
         principal = self.principal
         paginator = PagePagination()
-        rows = paginator.paginate_queryset(sessions.session_list(user_id=principal.user_id), request, view=self)
+        rows = paginator.paginate_queryset(session_list(user_id=principal.user_id), request, view=self)
         body = SessionOutputSerializer([_session_row(s, principal.sid) for s in rows], many=True).data
         return paginator.get_paginated_response(body)
 

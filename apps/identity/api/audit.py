@@ -6,7 +6,7 @@ whatever its depth. Actor and target come from the event row itself (the
 e-mail as it was when the event happened), so no join and no query per row.
 
 `data` is the event's details as stored, passed through the one redaction rule
-(`audit_data_redacted` in `services/audit.py`): a value under a password,
+(`audit_data_redacted` in `services/audit/redaction.py`): a value under a password,
 token, code, secret or key-looking key comes out as `[REDACTED]`, whatever row
 it is read from — new events already omit them, older ones may not.
 """
@@ -26,7 +26,8 @@ from apps.common.pagination import NewestFirstCursorPagination
 from apps.identity.api.base import TenantViewSet
 from apps.identity.models import AuditEvent
 from apps.identity.permissions import VIEW_AUDIT
-from apps.identity.services.audit import audit_data_redacted, audit_event_list
+from apps.identity.selectors import audit_event_list
+from apps.identity.services.audit import audit_data_redacted
 
 # --------------------------------------------------------------------------- serializers
 

@@ -31,21 +31,22 @@ from apps.identity.api.serializers import (
     SwitchInputSerializer,
     TokensOutputSerializer,
 )
-from apps.identity.authentication import BearerAuthentication, Principal
-from apps.identity.rbac import request_permissions
-from apps.identity.services import auth
+from apps.identity.authentication import BearerAuthentication
+from apps.identity.principal import Principal
+from apps.identity.rbac.request_checks import request_permissions
+from apps.identity.services import sessions, signin
 from apps.identity.services.lockout import DEVICE_COOKIE, DEVICE_MAX_AGE_SECONDS
 from apps.identity.services.mfa import MfaChallenge
 from apps.identity.tokens import keyring
 
 
-def _client(request: Request) -> auth.ClientInfo:
-    return auth.ClientInfo(
+def _client(request: Request) -> sessions.ClientInfo:
+    return sessions.ClientInfo(
         ip=client_ip(request), user_agent=user_agent(request), device=request.COOKIES.get(DEVICE_COOKIE, "")
     )
 
 
-def sign_in_response(result: auth.IssuedTokens | MfaChallenge) -> Response:
+def sign_in_response(result: sessions.IssuedTokens | MfaChallenge) -> Response:
     """The body of a sign-in; with tokens, the known-device cookie (services.lockout) too.
 
     The cookie is HttpOnly, SameSite=Lax and, outside debug, Secure: it tells the
@@ -53,7 +54,7 @@ def sign_in_response(result: auth.IssuedTokens | MfaChallenge) -> Response:
     account-wide lock imposed by someone else's failures does not refuse it.
     """
     response = Response(result.as_response())
-    if isinstance(result, auth.IssuedTokens) and result.device:
+    if isinstance(result, sessions.IssuedTokens) and result.device:
         response.set_cookie(
             DEVICE_COOKIE,
             result.device,
@@ -95,13 +96,24 @@ class LoginView(PublicAPIView):
     def post(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        tokens = auth.login(
+        client = _client(request)
+        result = signin.sign_in(
             email=data.validated_data["email"],
             password=data.validated_data["password"],
             portal_slug=data.validated_data["portal"],
-            client=_client(request),
+            client=client,
         )
-        return sign_in_response(tokens)
+        if isinstance(result, signin.Admitted):  # no second factor owed: this front's kind of session
+            return sign_in_response(
+                sessions.session_start(
+                    user=result.user,
+                    membership=result.membership,
+                    portal=result.portal,
+                    amr=list(result.amr),
+                    client=client,
+                )
+            )
+        return sign_in_response(result)
 
 
 @token_endpoint
@@ -116,7 +128,7 @@ class RefreshView(PublicAPIView):
     def post(self, request: Request) -> Response:
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        tokens = auth.refresh_rotate(raw=data.validated_data["refresh"], client=_client(request))
+        tokens = sessions.refresh_rotate(raw=data.validated_data["refresh"], client=_client(request))
         return Response(tokens.as_response())
 
 
@@ -133,7 +145,7 @@ class LogoutView(PublicAPIView):
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         principal = request.auth if isinstance(request.auth, Principal) else None
-        auth.logout(
+        sessions.logout(
             raw_refresh=data.validated_data["refresh"],
             access_jti=principal.jti if principal else None,
             client=_client(request),
@@ -176,7 +188,7 @@ class SwitchView(TenantAPIView):
         data = SwitchInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         principal = self.principal
-        tokens = auth.switch_portal(
+        tokens = sessions.switch_portal(
             user_id=principal.user_id,
             amr=list(principal.amr),
             portal_slug=data.validated_data["portal"],

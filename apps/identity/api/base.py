@@ -4,14 +4,21 @@
 (`required_permissions`; an action missing from it is denied), and the
 request's tenant context entered from the token for the whole handler. A view
 supplies `scoped_queryset()` and never overrides `get_queryset`,
-`get_object` or `get_permissions`. `PublicAPIView` is the one other kind: no
-authentication, listed by name in the URL walker test.
+`get_object`, `get_permissions`, `get_authenticators` or `permission_classes`:
+a class that does fails when it is defined (`__init_subclass__`), and the URL
+walker test checks every routed view again. `PublicAPIView` is the one other
+kind: no authentication, listed by name in the URL walker test.
+
+The handler reads who is calling from the view: `principal` (what the token
+says), `tenant` (its id and slug, no query), and — for writes that record who
+acted — `tenant_row` and `actor`, each loaded once per request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import ExitStack
+from functools import cached_property
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
@@ -25,8 +32,15 @@ from rest_framework.views import APIView
 
 from apps.common.pagination import PagePagination
 from apps.common.tenancy import tenant_context
-from apps.identity.authentication import BearerAuthentication, Principal, TenantRef
-from apps.identity.rbac import ActionPermission
+from apps.identity.authentication import BearerAuthentication
+from apps.identity.models import Tenant, User
+from apps.identity.principal import Principal, TenantRef
+from apps.identity.rbac.request_checks import ActionPermission
+from apps.identity.selectors.tenancy import actor_get, tenant_get
+
+# What the base classes do and a view must not undo: the scoping (querysets, objects) and the checks.
+FORBIDDEN_OVERRIDES: tuple[str, ...] = ("get_queryset", "get_object", "get_permissions", "get_authenticators")
+_PROJECT_PACKAGES = frozenset({"apps", "config", "tests"})
 
 
 class TenantScopedViewMixin:
@@ -36,6 +50,27 @@ class TenantScopedViewMixin:
     permission_classes: Sequence[Any] = [ActionPermission]
     required_permissions: ClassVar[dict[str, set[str]]] = {}
     _scope: ExitStack
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__module__ == __name__:
+            return  # the base classes themselves
+        for klass in cls.__mro__:
+            # The base classes may (that is their job), and so may DRF and Django; a project mixin may not.
+            if klass.__module__ == __name__ or klass.__module__.split(".")[0] not in _PROJECT_PACKAGES:
+                continue
+            overridden = [name for name in FORBIDDEN_OVERRIDES if name in vars(klass)]
+            if overridden:
+                raise TypeError(
+                    f"{cls.__qualname__} overrides {overridden} (in {klass.__qualname__}): supply "
+                    "scoped_queryset() and required_permissions instead; the base classes do the scoping "
+                    "and the checks."
+                )
+        if list(cls.permission_classes) != [ActionPermission]:
+            raise TypeError(
+                f"{cls.__qualname__} changes permission_classes; the RBAC action map (required_permissions) "
+                "is the one check."
+            )
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         with ExitStack() as scope:
@@ -55,7 +90,18 @@ class TenantScopedViewMixin:
 
     @property
     def tenant(self) -> TenantRef:
+        """The token's tenant: id and slug, no query."""
         return self.principal.tenant
+
+    @cached_property
+    def tenant_row(self) -> Tenant:
+        """The calling tenant's row, loaded once per request (404 if it is gone)."""
+        return tenant_get(tenant_id=self.principal.tenant_id)
+
+    @cached_property
+    def actor(self) -> User:
+        """The calling user's row, loaded once per request (403 once the account is deactivated)."""
+        return actor_get(user_id=self.principal.user_id)
 
 
 class TenantAPIView(TenantScopedViewMixin, APIView):

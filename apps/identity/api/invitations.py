@@ -21,8 +21,9 @@ from apps.common.api import problems
 from apps.common.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from apps.common.net import client_ip
 from apps.identity.api.base import PublicAPIView, TenantViewSet
-from apps.identity.models import Invitation, Tenant, User
+from apps.identity.models import Invitation
 from apps.identity.permissions import INVITE_MEMBER
+from apps.identity.selectors import invitation_display_status, invitation_list
 from apps.identity.services import invitations
 
 # --------------------------------------------------------------------------- serializers
@@ -71,7 +72,7 @@ def _render(invitation: Invitation) -> dict[str, Any]:
         "id": invitation.id,
         "email": invitation.email,
         "role": invitation.role_code,
-        "status": invitations.invitation_display_status(invitation),
+        "status": invitation_display_status(invitation),
         "expires_at": invitation.expires_at,
         "created_at": invitation.created_at,
         "invited_by": {"id": inviter.id, "email": inviter.email} if inviter is not None else None,
@@ -87,10 +88,7 @@ class InvitationViewSet(TenantViewSet):
     required_permissions = {"list": {INVITE_MEMBER}, "create": {INVITE_MEMBER}, "destroy": {INVITE_MEMBER}}
 
     def scoped_queryset(self) -> QuerySet[Invitation]:
-        return invitations.invitation_list(tenant=self.tenant)
-
-    def _actor(self) -> tuple[Tenant, User]:
-        return Tenant.objects.get(id=self.tenant.id), User.objects.get(id=self.principal.user_id)
+        return invitation_list(tenant=self.tenant)
 
     @extend_schema(
         operation_id="identity_invitations_list",
@@ -118,11 +116,9 @@ class InvitationViewSet(TenantViewSet):
     def create(self, request: Request) -> Response:
         data = InvitationCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        tenant, actor = self._actor()
         invitation = invitations.invitation_create(
-            tenant=tenant,
-            actor=actor,
-            actor_role=self.principal.role,
+            tenant=self.tenant_row,
+            actor=self.actor,
             email=data.validated_data["email"],
             role=data.validated_data["role"],
             ip=client_ip(request),
@@ -131,10 +127,7 @@ class InvitationViewSet(TenantViewSet):
 
     @extend_schema(operation_id="identity_invitations_revoke", responses={204: None, **problems(401, 403, 404)})
     def destroy(self, request: Request, pk: UUID) -> Response:
-        tenant, actor = self._actor()
-        invitations.invitation_revoke(
-            tenant=tenant, actor=actor, actor_role=self.principal.role, invitation_id=pk, ip=client_ip(request)
-        )
+        invitations.invitation_revoke(tenant=self.tenant_row, actor=self.actor, invitation_id=pk, ip=client_ip(request))
         return Response(status=204)
 
 

@@ -22,6 +22,7 @@ from apps.common.net import client_ip
 from apps.identity.api.base import TenantAPIView, TenantViewSet
 from apps.identity.models import Membership
 from apps.identity.permissions import MANAGE_MEMBER, VIEW_MEMBER
+from apps.identity.selectors import membership_list
 from apps.identity.services import members
 
 # --------------------------------------------------------------------------- serializers
@@ -62,8 +63,7 @@ class TenantDetailView(TenantAPIView):
 
     @extend_schema(operation_id="identity_tenant_get", responses={200: TenantDetailOutputSerializer, **problems(401)})
     def get(self, request: Request) -> Response:
-        tenant = members.tenant_get(tenant_id=self.tenant.id)
-        return Response(TenantDetailOutputSerializer(tenant).data)
+        return Response(TenantDetailOutputSerializer(self.tenant_row).data)
 
 
 def _membership_id(raw: Any) -> UUID:
@@ -83,7 +83,7 @@ class MemberViewSet(TenantViewSet):
     }
 
     def scoped_queryset(self) -> QuerySet[Membership]:
-        return members.membership_list(tenant=self.tenant)
+        return membership_list(tenant=self.tenant)
 
     @extend_schema(
         operation_id="identity_members_list",
@@ -106,10 +106,9 @@ class MemberViewSet(TenantViewSet):
     def partial_update(self, request: Request, id: str) -> Response:
         data = MemberUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        tenant = members.tenant_get(tenant_id=self.tenant.id)
         membership = members.membership_change_role(
-            tenant=tenant,
-            actor=members.actor_get(user_id=self.principal.user_id),
+            tenant=self.tenant_row,
+            actor=self.actor,
             membership_id=_membership_id(id),
             role=data.validated_data["role"],
             ip=client_ip(request),
@@ -127,8 +126,8 @@ class MemberViewSet(TenantViewSet):
     )
     def destroy(self, request: Request, id: str) -> Response:
         members.membership_remove(
-            tenant=members.tenant_get(tenant_id=self.tenant.id),
-            actor=members.actor_get(user_id=self.principal.user_id),
+            tenant=self.tenant_row,
+            actor=self.actor,
             membership_id=_membership_id(id),
             ip=client_ip(request),
         )

@@ -42,9 +42,11 @@ from apps.identity.api.mfa_serializers import (
     TotpSetupOutputSerializer,
 )
 from apps.identity.api.serializers import TokensOutputSerializer
-from apps.identity.authentication import BearerAuthentication, Principal, TenantRef, TokenUser, bearer_credential
+from apps.identity.authentication import BearerAuthentication, TokenUser, bearer_credential
 from apps.identity.exceptions import TokenInvalid
 from apps.identity.models import User
+from apps.identity.principal import Principal, TenantRef
+from apps.identity.selectors.accounts import user_get_active
 from apps.identity.services import mfa
 from apps.identity.throttling import MFA_VERIFY
 
@@ -111,7 +113,7 @@ class EnrolmentOrBearerScheme(OpenApiAuthenticationExtension):
 
 
 def _user(principal: Principal) -> User:
-    user = User.objects.filter(id=principal.user_id, is_active=True).first()
+    user = user_get_active(user_id=principal.user_id)
     if user is None:
         raise TokenInvalid("This account is no longer active.")
     return user

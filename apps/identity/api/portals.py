@@ -23,8 +23,9 @@ from apps.identity.api.base import TenantViewSet
 from apps.identity.api.serializers import ThemeOutputSerializer
 from apps.identity.models import Portal
 from apps.identity.permissions import MANAGE_PORTAL
-from apps.identity.services import members, portals
-from apps.identity.services.portals import PortalFields, portal_view
+from apps.identity.selectors import portal_list, portal_view
+from apps.identity.services import portals
+from apps.identity.services.portal_fields import PortalFields
 
 # --------------------------------------------------------------------------- serializers
 
@@ -110,7 +111,7 @@ class PortalViewSet(TenantViewSet):
     }
 
     def scoped_queryset(self) -> QuerySet[Portal]:
-        return portals.portal_list(tenant=self.tenant)
+        return portal_list(tenant=self.tenant)
 
     @extend_schema(
         operation_id="identity_portals_list",
@@ -134,8 +135,8 @@ class PortalViewSet(TenantViewSet):
         # rule errors the service finds in the fields that parsed.
         fields, rejected = parse_fields(PortalCreateInputSerializer, request.data)
         portal = portals.portal_create(
-            tenant=members.tenant_get(tenant_id=self.tenant.id),
-            actor=members.actor_get(user_id=self.principal.user_id),
+            tenant=self.tenant_row,
+            actor=self.actor,
             fields=cast(PortalFields, fields),
             rejected=rejected,
             ip=client_ip(request),
@@ -158,8 +159,8 @@ class PortalViewSet(TenantViewSet):
     def partial_update(self, request: Request, slug: str) -> Response:
         fields, rejected = parse_fields(PortalUpdateInputSerializer, request.data)
         portal = portals.portal_update(
-            tenant=members.tenant_get(tenant_id=self.tenant.id),
-            actor=members.actor_get(user_id=self.principal.user_id),
+            tenant=self.tenant_row,
+            actor=self.actor,
             slug=slug,
             fields=cast(PortalFields, fields),
             rejected=rejected,

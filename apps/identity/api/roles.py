@@ -17,7 +17,8 @@ from apps.common.net import client_ip
 from apps.identity.api.base import TenantViewSet
 from apps.identity.models import Role
 from apps.identity.permissions import MANAGE_ROLE, VIEW_ROLE
-from apps.identity.services import members, roles
+from apps.identity.selectors import role_list
+from apps.identity.services import roles
 
 # --------------------------------------------------------------------------- serializers
 
@@ -63,7 +64,7 @@ class RoleViewSet(TenantViewSet):
     }
 
     def scoped_queryset(self) -> QuerySet[Role]:
-        return roles.role_list(tenant=self.tenant)
+        return role_list(tenant=self.tenant)
 
     @extend_schema(
         operation_id="identity_roles_list",
@@ -86,8 +87,8 @@ class RoleViewSet(TenantViewSet):
         data = RoleCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         role = roles.role_create(
-            tenant=members.tenant_get(tenant_id=self.tenant.id),
-            actor=members.actor_get(user_id=self.principal.user_id),
+            tenant=self.tenant_row,
+            actor=self.actor,
             code=data.validated_data["code"],
             name=data.validated_data["name"],
             permissions=data.validated_data["permissions"],
@@ -109,8 +110,8 @@ class RoleViewSet(TenantViewSet):
         data = RoleUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         role = roles.role_update(
-            tenant=members.tenant_get(tenant_id=self.tenant.id),
-            actor=members.actor_get(user_id=self.principal.user_id),
+            tenant=self.tenant_row,
+            actor=self.actor,
             code=code,
             name=data.validated_data.get("name"),
             permissions=data.validated_data.get("permissions"),
@@ -129,8 +130,8 @@ class RoleViewSet(TenantViewSet):
     )
     def destroy(self, request: Request, code: str) -> Response:
         roles.role_delete(
-            tenant=members.tenant_get(tenant_id=self.tenant.id),
-            actor=members.actor_get(user_id=self.principal.user_id),
+            tenant=self.tenant_row,
+            actor=self.actor,
             code=code,
             ip=client_ip(request),
         )

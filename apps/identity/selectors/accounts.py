@@ -10,8 +10,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.common.tenancy import unscoped
-from apps.identity.authentication import Principal
 from apps.identity.models import Membership, Portal, Tenant, User
+from apps.identity.principal import Principal
+
+
+def user_get_active(*, user_id: UUID | str) -> User | None:
+    """The active account with this id, or None: unknown and deactivated look alike."""
+    return User.objects.filter(id=user_id, is_active=True).first()
 
 
 def user_get_by_email(*, email: str) -> User | None:
@@ -20,7 +25,7 @@ def user_get_by_email(*, email: str) -> User | None:
 
 def me_get(*, principal: Principal) -> tuple[User, Tenant, Portal]:
     """The caller's user, tenant and portal rows for `auth/me/`."""
-    user = User.objects.filter(id=principal.user_id, is_active=True).first()
+    user = user_get_active(user_id=principal.user_id)
     portal = (
         Portal.objects.select_related("tenant").filter(slug=principal.portal, tenant_id=principal.tenant_id).first()
     )

@@ -62,10 +62,9 @@ from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 
-from apps.common.exceptions import ApplicationError, Conflict, PermissionDenied
+from apps.common.exceptions import ApplicationError, PermissionDenied
 from apps.common.mail import mail_send
 from apps.common.tenancy import tenant_context
-from apps.identity import plugs
 from apps.identity.exceptions import TokenInvalid
 from apps.identity.jobs import email_verify_mail_job, password_reset_mail_job
 from apps.identity.links import (
@@ -75,13 +74,14 @@ from apps.identity.links import (
     portal_login_path,
 )
 from apps.identity.models import Membership, PendingSignup, Portal, Tenant, User
+from apps.identity.selectors.accounts import user_get_active
+from apps.identity.selectors.portals import portal_get_public
 from apps.identity.services import lockout
 from apps.identity.services.audit import audit_record, audit_record_user_event
-from apps.identity.services.auth import portal_get_for_login
-from apps.identity.services.invitations import seats_used
 from apps.identity.services.proof import unproved_account_reset
+from apps.identity.services.seats import seat_require
 from apps.identity.services.sessions import sessions_revoke_user
-from apps.identity.services.tenants import system_role
+from apps.identity.services.tenants import system_role, tenant_lock
 
 logger = logging.getLogger("atrium.identity.accounts")
 
@@ -131,7 +131,7 @@ def user_register(*, email: str, password: str, portal_slug: str, name: str = ""
     gets an "account exists" notice and nothing else changes; the caller
     answers the same either way.
     """
-    portal = portal_get_for_login(slug=portal_slug)
+    portal = portal_get_public(slug=portal_slug)
     if portal.signup_policy != Portal.SignupPolicy.OPEN:
         raise PermissionDenied("This portal does not accept sign-ups.")
     if portal.tenant.status != Tenant.Status.ACTIVE:
@@ -146,10 +146,7 @@ def user_register(*, email: str, password: str, portal_slug: str, name: str = ""
     pending_until = timezone.now() + timedelta(seconds=EMAIL_VERIFY_MAX_AGE_SECONDS)
 
     with tenant_context(portal.tenant):
-        tenant = Tenant.objects.select_for_update().get(id=portal.tenant_id)
-        limit = plugs.seat_limit(tenant)
-        if limit is not None and seats_used(tenant=tenant) >= limit:
-            raise Conflict("This organisation cannot take new members at the moment.")
+        seat_require(tenant=tenant_lock(tenant_id=portal.tenant_id), public=True)
 
         existing = User.objects.by_email(email).first()
         if existing is None:
@@ -266,7 +263,7 @@ def _user_from_uid(uid: str) -> User | None:
         user_id = UUID(force_str(urlsafe_base64_decode(uid)))
     except (ValueError, TypeError, OverflowError):
         return None
-    return User.objects.filter(id=user_id, is_active=True).first()
+    return user_get_active(user_id=user_id)
 
 
 def _invalid_reset() -> ApplicationError:
@@ -318,7 +315,7 @@ def password_change(
     so a stolen access token cannot be used to guess it) or weak new password;
     429 while locked.
     """
-    user = User.objects.filter(id=user_id, is_active=True).first()
+    user = user_get_active(user_id=user_id)
     if user is None:
         raise TokenInvalid("This account is no longer active.")
     tenant = Tenant.objects.get(id=tenant_id)
@@ -353,3 +350,10 @@ def password_change(
         _password_changed_notice(user=locked, reset=False)
     lockout.login_succeeded(email=user.email, ip=ip, user=user)
     return ended
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, actor: User | None = None, ip: str | None = None) -> int:
+    """Deactivate an account: it can no longer sign in, and every token it holds stops now."""
+    User.objects.filter(id=user.id).update(is_active=False)
+    return sessions_revoke_user(user=user, reason="deactivated", actor=actor, ip=ip)

@@ -1,10 +1,11 @@
 """Invitations: offer a person a role in a tenant, mail them a link, let them accept it once.
 
-**Seats.** Active members plus live (pending, unexpired) invitations count
-against `plugs.seat_limit(tenant)` (None: unlimited). Creating and accepting
-lock the tenant row first, so two requests cannot both take the last seat.
-At accept time the invitation already holds its seat; only active members are
-counted then (a limit lowered since the invite still holds).
+**Who may invite whom** is `services.grants`' rule, read from the database
+under the tenant's lock: the permission to invite, owner only from an owner,
+nothing the inviter lacks. **Seats** are `services.seats`': a pending
+invitation holds one, and accepting turns it into a membership. Creating and
+accepting take the tenant's lock first, so two requests cannot both take the
+last seat.
 
 **Re-inviting** an e-mail that has a live pending invitation is 409: revoke the
 old one to send a new one. An e-mail that already belongs to a member is 409.
@@ -48,12 +49,13 @@ from apps.common.exceptions import ApplicationError, Conflict, NotFound, Permiss
 from apps.common.jobs import tenant_job
 from apps.common.mail import mail_send_job
 from apps.common.tenancy import TenantLike, tenant_context
-from apps.identity import plugs
 from apps.identity.models import Invitation, InvitationToken, Membership, Portal, Role, Tenant, User
 from apps.identity.permissions import INVITE_MEMBER
-from apps.identity.rbac import require_permission, role_permissions
 from apps.identity.services.audit import audit_record
+from apps.identity.services.grants import actor_require, require_may_grant
 from apps.identity.services.proof import unproved_account_reset
+from apps.identity.services.seats import seat_require
+from apps.identity.services.tenants import tenant_lock
 
 logger = logging.getLogger("atrium.identity.invitations")
 
@@ -68,74 +70,35 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _lock_tenant(tenant_id: UUID | str) -> Tenant:
-    """Serialise seat-taking writes of one tenant (invite, accept) behind its row lock."""
-    return Tenant.objects.select_for_update().get(id=tenant_id)
-
-
 def _live_pending(now: datetime | None = None) -> QuerySet[Invitation]:
     return Invitation.objects.filter(status=Invitation.Status.PENDING, expires_at__gt=now or timezone.now())
-
-
-def seats_used(*, tenant: TenantLike) -> int:
-    """Active members plus live pending invitations of the current tenant."""
-    members = Membership.objects.filter(tenant_id=tenant.id, status=Membership.Status.ACTIVE).count()
-    return members + _live_pending().filter(tenant_id=tenant.id).count()
-
-
-# --------------------------------------------------------------------------- reads
-
-
-def invitation_list(*, tenant: TenantLike) -> QuerySet[Invitation]:
-    """The tenant's open invitations (pending, live or expired), newest first; role and inviter joined."""
-    return (
-        Invitation.objects.filter(tenant_id=tenant.id, status=Invitation.Status.PENDING)
-        .select_related("role", "invited_by")
-        .order_by("-created_at", "-id")
-    )
-
-
-def invitation_display_status(invitation: Invitation) -> str:
-    """`pending`, or `expired` for a pending invitation past its time."""
-    if invitation.status == Invitation.Status.PENDING and invitation.expires_at <= timezone.now():
-        return "expired"
-    return str(invitation.status)
 
 
 # --------------------------------------------------------------------------- create and revoke
 
 
 @transaction.atomic
-def invitation_create(
-    *, tenant: Tenant, actor: User, actor_role: str, email: str, role: str, ip: str | None = None
-) -> Invitation:
+def invitation_create(*, tenant: Tenant, actor: User, email: str, role: str, ip: str | None = None) -> Invitation:
     """Invite `email` as `role` and promise the invitation mail; audited `invitation.created`.
 
     400 unknown role; 403 a role granting more than the actor holds (only an
     owner invites an owner); 409 already a member, already invited, no portal
     to accept in, or no seat left.
     """
-    require_permission(tenant=tenant, actor_role=actor_role, code=INVITE_MEMBER)
+    locked = tenant_lock(tenant_id=tenant.id)
+    mine = actor_require(tenant=tenant, actor=actor, code=INVITE_MEMBER)
     email = User.objects.normalize_email(email)
     target = Role.objects.filter(code=role).first()
     if target is None:
         raise ApplicationError("Unknown role.", errors={"role": [f"No role {role!r} in this organisation."]})
-    if target.code == "owner" and actor_role != "owner":
-        raise PermissionDenied("Only an owner can invite an owner.")
-    granted = role_permissions(tenant_id=tenant.id, role_code=target.code)
-    if not granted <= role_permissions(tenant_id=tenant.id, role_code=actor_role):
-        raise PermissionDenied("You cannot invite someone to a role with permissions you do not hold.")
-
-    locked = _lock_tenant(tenant.id)
+    require_may_grant(tenant=tenant, mine=mine, role=target, what="invite someone to a role with")
     if Membership.objects.filter(user__email__iexact=email).exists():
         raise Conflict("This person is already a member of the organisation.")
     if _live_pending().filter(email__iexact=email).exists():
         raise Conflict("This e-mail already has a pending invitation; revoke it to send a new one.")
     if not Portal.objects.filter(tenant_id=tenant.id).exists():
         raise Conflict("The organisation has no portal in which an invitation could be accepted.")
-    limit = plugs.seat_limit(locked)
-    if limit is not None and seats_used(tenant=tenant) >= limit:
-        raise Conflict("The plan's seat limit is reached (pending invitations count as seats).", seat_limit=limit)
+    seat_require(tenant=locked)
 
     invitation: Invitation = Invitation.objects.create(
         email=email, role=target, invited_by=actor, expires_at=timezone.now() + INVITATION_TTL
@@ -153,11 +116,9 @@ def invitation_create(
 
 
 @transaction.atomic
-def invitation_revoke(
-    *, tenant: Tenant, actor: User, actor_role: str, invitation_id: UUID | str, ip: str | None = None
-) -> Invitation:
+def invitation_revoke(*, tenant: Tenant, actor: User, invitation_id: UUID | str, ip: str | None = None) -> Invitation:
     """Revoke an open invitation: its token stops working at once. 404 unknown, foreign or closed."""
-    require_permission(tenant=tenant, actor_role=actor_role, code=INVITE_MEMBER)
+    actor_require(tenant=tenant, actor=actor, code=INVITE_MEMBER)
     invitation: Invitation | None = (
         Invitation.objects.select_for_update()
         .filter(tenant_id=tenant.id, id=invitation_id, status=Invitation.Status.PENDING)
@@ -292,7 +253,7 @@ def invitation_accept(
     with tenant_context(token.tenant):
         # Lock order everywhere: tenant, then invitation, then token (revoke and the mail job
         # lock the invitation before its token too), so no two of them deadlock.
-        tenant = _lock_tenant(token.tenant_id)
+        tenant = tenant_lock(tenant_id=token.tenant_id)
         invitation = (
             Invitation.objects.select_for_update(of=("self",))
             .select_related("role")
@@ -318,11 +279,7 @@ def invitation_accept(
             raise PermissionDenied("This account is disabled.")
         if Membership.objects.filter(user=user).exists():
             raise Conflict("You are already a member of this organisation.")
-        limit = plugs.seat_limit(tenant)
-        if limit is not None:
-            members = Membership.objects.filter(status=Membership.Status.ACTIVE).count()
-            if members >= limit:
-                raise Conflict("The organisation's seat limit is reached.", seat_limit=limit)
+        seat_require(tenant=tenant, claiming=invitation)
         if not created and not user.email_verified:
             # The mailed token proves the mailbox; the account was made before anyone proved it,
             # possibly by someone else: it keeps nothing of its own, and takes the invitee's password.

@@ -142,7 +142,7 @@ def _pair_keys(*, account: str, ip: str | None, generation: object) -> tuple[str
     return f"{PREFIX}:pair:{pair}:failures", f"{PREFIX}:pair:{pair}:until"
 
 
-def _count(key: str, *, window: int, sliding: bool = False) -> int:
+def failure_count(key: str, *, window: int, sliding: bool = False) -> int:
     """Add one failure to `key` (atomic on Redis); the count expires `window` seconds after it started.
 
     `sliding`: after the latest failure instead, so a slow guesser is not forgotten between tries.
@@ -200,9 +200,9 @@ def login_failed(*, email: str, ip: str | None, user: User | None) -> None:
     locks: list[tuple[str, int, int]] = []
     with shared_store():
         pair_failures, pair_until = _pair_keys(account=account, ip=ip, generation=cache.get(keys.generation))
-        pair_count = _count(pair_failures, window=rules.pair_window_seconds, sliding=True)
-        account_count = _count(keys.account_failures, window=rules.account_window_seconds)
-        ip_count = _count(keys.ip_failures, window=rules.ip_window_seconds)
+        pair_count = failure_count(pair_failures, window=rules.pair_window_seconds, sliding=True)
+        account_count = failure_count(keys.account_failures, window=rules.account_window_seconds)
+        ip_count = failure_count(keys.ip_failures, window=rules.ip_window_seconds)
         now = _now()
         if pair_count >= rules.pair_threshold:
             # Doubling per failure past the threshold; the exponent is bounded before the cap applies.

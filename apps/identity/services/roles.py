@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, IntegerField, ProtectedError, Q, QuerySet, Value, When
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from apps.common.exceptions import ApplicationError, Conflict, NotFound
@@ -35,7 +35,8 @@ from apps.identity import rbac
 from apps.identity.models import SYSTEM_ROLE_CODES, Invitation, Membership, Permission, Role, Tenant, User
 from apps.identity.permissions import MANAGE_ROLE
 from apps.identity.services.audit import audit_record
-from apps.identity.services.members import actor_membership, actor_permissions, require_held, tenant_lock
+from apps.identity.services.grants import actor_permissions, actor_require, require_held
+from apps.identity.services.tenants import tenant_lock
 
 ROLE_CODE_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 ROLE_CODE_MAX = 50
@@ -44,15 +45,6 @@ PERMISSIONS_MAX = 200
 
 
 # --------------------------------------------------------------------------- reads
-
-
-def role_list(*, tenant: TenantLike) -> QuerySet[Role]:
-    """System roles, then the tenant's custom roles, each by code."""
-    return (
-        Role.objects.filter(Q(tenant__isnull=True) | Q(tenant_id=tenant.id))
-        .annotate(_custom=Case(When(tenant__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()))
-        .order_by("_custom", "code")
-    )
 
 
 def _role_get(*, tenant: TenantLike, code: str) -> Role:
@@ -90,8 +82,7 @@ def _clean_permissions(codes: Iterable[str]) -> list[str]:
 
 def _require_manager(*, tenant: Tenant, actor: User) -> frozenset[str]:
     """The actor may manage roles: returns every code they hold (for the grant rule)."""
-    mine = actor_membership(actor=actor)
-    rbac.require_permission(tenant=tenant, actor_role=mine.role.code, code=MANAGE_ROLE)
+    mine = actor_require(tenant=tenant, actor=actor, code=MANAGE_ROLE)
     return actor_permissions(tenant=tenant, membership=mine)
 
 
@@ -103,7 +94,7 @@ def role_create(
     *, tenant: Tenant, actor: User, code: str, name: str, permissions: Iterable[str], ip: str | None = None
 ) -> Role:
     """A new custom role of the tenant."""
-    tenant_lock(tenant=tenant)
+    tenant_lock(tenant_id=tenant.id)
     held = _require_manager(tenant=tenant, actor=actor)
     if not ROLE_CODE_RE.match(code) or len(code) > ROLE_CODE_MAX:
         raise ApplicationError(
@@ -145,7 +136,7 @@ def role_update(
     ip: str | None = None,
 ) -> Role:
     """Rename a custom role and/or replace its permissions; holders see the change at their next request."""
-    tenant_lock(tenant=tenant)
+    tenant_lock(tenant_id=tenant.id)
     held = _require_manager(tenant=tenant, actor=actor)
     role = _role_get(tenant=tenant, code=code)
     if role.system:
@@ -181,7 +172,7 @@ def role_update(
 @transaction.atomic
 def role_delete(*, tenant: Tenant, actor: User, code: str, ip: str | None = None) -> None:
     """Delete a custom role nobody holds and no live invitation offers."""
-    tenant_lock(tenant=tenant)
+    tenant_lock(tenant_id=tenant.id)
     _require_manager(tenant=tenant, actor=actor)
     role = _role_get(tenant=tenant, code=code)
     if role.system:

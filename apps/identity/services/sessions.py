@@ -1,13 +1,21 @@
-"""A user's sessions, and ending sessions in bulk: of a user, a portal or a tenant.
+"""Sessions: every way one starts, is refreshed, and ends.
+
+Every sign-in is an `AuthSession`. Its kind says how the client holds it: an
+API session's id is the `sid` claim of its access tokens, and its refresh
+tokens are opaque, stored as SHA-256 hashes, and rotate with a conditional
+update (a token is marked used only if it was not, so of two parallel
+refreshes one wins; presenting a used token again ends the whole session). A
+browser session is held by the portal's session cookie and has no tokens.
 
 Ending a session has two halves, both needed: the row is marked revoked (its
-refresh tokens stop at once, `auth.refresh_rotate` checks it) and its id is
-marked in the revocation cache (its access tokens stop at their next request,
-`apps.identity.revocation`). One session goes through `auth.session_revoke`;
-the bulk forms here do the same for many rows in one UPDATE and one
-`set_many`, plus a "not before" mark for the user or tenant where the whole
-user or tenant is concerned, so a token minted by a session that raced the
-UPDATE dies as well.
+refresh tokens stop at once, `refresh_rotate` checks it) and its id is marked
+in the revocation cache (its access tokens stop at their next request,
+`apps.identity.revocation`). One session ends through `session_revoke`; the
+bulk forms (a member, a user, a portal, a tenant) do the same for many rows in
+one UPDATE and one `set_many`, plus a "not before" mark where the whole user
+or tenant is concerned, so a token minted by a session that raced the UPDATE
+dies as well. Deactivating a user and suspending a tenant call these
+(`services.accounts.user_deactivate`, `services.tenants.tenant_suspend`).
 
 Audit: a user-wide revocation has no tenant and goes to the platform stream;
 a portal's or tenant's goes to that tenant's stream.
@@ -15,43 +23,255 @@ a portal's or tenant's goes to that tenant's stream.
 
 from __future__ import annotations
 
-import logging
+import hashlib
+import secrets
+from dataclasses import dataclass, replace
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.common.exceptions import NotFound
-from apps.identity import revocation
-from apps.identity.models import AuthSession, Portal, Tenant, User
+from apps.common.exceptions import NotFound, PermissionDenied
+from apps.common.tenancy import tenant_context
+from apps.identity import metrics, revocation
+from apps.identity.exceptions import TokenInvalid
+from apps.identity.models import AuthSession, Membership, Portal, RefreshToken, Tenant, User
+from apps.identity.selectors.accounts import user_get_active
+from apps.identity.selectors.admission import admitted_membership
+from apps.identity.selectors.portals import portal_get_public
+from apps.identity.selectors.sessions import session_list
+from apps.identity.services import lockout
 from apps.identity.services.audit import audit_record
-from apps.identity.services.auth import session_revoke, sessions_end
+from apps.identity.tokens import AtriumAccessToken
 
-logger = logging.getLogger("atrium.identity.sessions")
-
-
-def _live() -> QuerySet[AuthSession]:
-    return AuthSession.objects.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+Kind = AuthSession.Kind
 
 
-# --------------------------------------------------------------------------- the user's own sessions
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str | None = None
+    user_agent: str = ""
+    # The `atrium_device` cookie: this client signed in to the account before (services.lockout).
+    device: str = ""
 
 
-def session_list(*, user_id: UUID | str) -> QuerySet[AuthSession]:
-    """The user's live sessions in every tenant and portal, most recently used first."""
-    return _live().filter(user_id=user_id).select_related("portal").order_by("-last_used_at", "-created_at", "-id")
+@dataclass(frozen=True)
+class IssuedTokens:
+    access: str
+    refresh: str
+    expires_in: int
+    session: AuthSession
+    # A known-device mark for the client that signed in (the view sets it as a cookie).
+    device: str = ""
+
+    def as_response(self) -> dict[str, str | int]:
+        return {"access": self.access, "refresh": self.refresh, "token_type": "Bearer", "expires_in": self.expires_in}
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- starting
+
+
+@transaction.atomic
+def session_open(
+    *, user: User, membership: Membership, portal: Portal, amr: list[str], client: ClientInfo, kind: str
+) -> tuple[AuthSession, Membership]:
+    """A new session of `kind` for an admitted user, audited `auth.login`; and the membership it holds.
+
+    The membership is read again under its row lock, in the transaction that
+    creates the session: a role change or removal that committed while this
+    sign-in was under way has either ended this session too (it committed
+    first: the re-read sees the new role, or no membership) or waits for it
+    (this session commits first, and the change then ends it). Without the
+    lock a sign-in racing the change kept the old role for its token's lifetime.
+    """
+    with tenant_context(portal.tenant):
+        list(Membership.objects.select_for_update(no_key=True).filter(id=membership.id).values_list("id"))
+    membership = admitted_membership(user=user, portal=portal)
+    now = timezone.now()
+    session = AuthSession.objects.create(
+        user=user,
+        tenant=portal.tenant,
+        portal=portal,
+        kind=kind,
+        amr=amr,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        last_used_at=now,
+        expires_at=now + settings.REFRESH_TOKEN_LIFETIME,
+    )
+    session.portal = portal
+    session.tenant = portal.tenant
+    audit_record(
+        tenant=portal.tenant,
+        actor=user,
+        action="auth.login",
+        target=("session", session.id),
+        ip=client.ip,
+        data={"portal": portal.slug, "amr": amr},
+    )
+    return session, membership
+
+
+def session_start(
+    *, user: User, membership: Membership, portal: Portal, amr: list[str], client: ClientInfo
+) -> IssuedTokens:
+    """A new API session (refresh family) with its first tokens."""
+    with transaction.atomic():
+        session, membership = session_open(
+            user=user, membership=membership, portal=portal, amr=amr, client=client, kind=Kind.API
+        )
+        tokens = _issue(session, membership.role.code)
+    return replace(tokens, device=lockout.known_device_issue(user=user))
+
+
+def access_token_for(*, session: AuthSession, role_code: str) -> str:
+    token = AtriumAccessToken()
+    token["sub"] = str(session.user_id)
+    token["tenant_id"] = str(session.tenant_id)
+    token["tenant"] = session.tenant.slug
+    token["portal"] = session.portal.slug
+    token["roles"] = [role_code]
+    token["sid"] = str(session.id)
+    token["amr"] = list(session.amr or ["pwd"])
+    return str(token)
+
+
+def _new_refresh(session: AuthSession) -> str:
+    raw = secrets.token_urlsafe(48)
+    RefreshToken.objects.create(token_hash=_hash(raw), session=session)
+    return raw
+
+
+def _issue(session: AuthSession, role_code: str) -> IssuedTokens:
+    return IssuedTokens(
+        access=access_token_for(session=session, role_code=role_code),
+        refresh=_new_refresh(session),
+        expires_in=int(settings.ACCESS_TOKEN_LIFETIME.total_seconds()),
+        session=session,
+    )
+
+
+def switch_portal(*, user_id: UUID, amr: list[str], portal_slug: str, client: ClientInfo) -> IssuedTokens:
+    """Tokens for another portal the user may enter, in a new session that keeps `amr`."""
+    portal = portal_get_public(slug=portal_slug)
+    user = user_get_active(user_id=user_id)
+    if user is None:
+        raise TokenInvalid("This account is no longer active.")
+    membership = admitted_membership(user=user, portal=portal)
+    if portal.mfa_required and "otp" not in amr:
+        raise PermissionDenied("This portal requires multi-factor sign-in.")
+    return session_start(user=user, membership=membership, portal=portal, amr=amr, client=client)
+
+
+# --------------------------------------------------------------------------- refreshing
+
+
+def refresh_rotate(*, raw: str, client: ClientInfo) -> IssuedTokens:
+    """Trade a refresh token for new tokens; a reused token ends its whole session."""
+    row = (
+        RefreshToken.objects.select_related("session__user", "session__tenant", "session__portal")
+        .filter(token_hash=_hash(raw))
+        .first()
+    )
+    if row is None:
+        raise TokenInvalid("The refresh token is invalid.")
+    session = row.session
+    if not session.is_live or revocation.session_predates_revocation(
+        user_id=session.user_id, tenant_id=session.tenant_id, started=session.created_at.timestamp()
+    ):
+        raise TokenInvalid("This session has ended; sign in again.")
+    with transaction.atomic():
+        won = RefreshToken.objects.filter(token_hash=row.token_hash, used_at__isnull=True).update(
+            used_at=timezone.now()
+        )
+    if not won:
+        # Reuse: someone holds a token that was already exchanged. End the family.
+        metrics.refresh_reused()
+        session_revoke(session=session, reason="refresh_reuse", actor=session.user, ip=client.ip)
+        raise TokenInvalid("This refresh token was already used; the session has been ended.")
+    with transaction.atomic():
+        try:
+            membership: Membership | None = admitted_membership(user=session.user, portal=session.portal)
+        except PermissionDenied:
+            membership = None
+        if membership is not None and session.user.is_active and session.portal.active:
+            AuthSession.objects.filter(id=session.id).update(last_used_at=timezone.now(), ip=client.ip)
+            return _issue(session, membership.role.code)
+    # Outside the block above: ending the session must not be rolled back with the refusal.
+    session_revoke(session=session, reason="access_lost", ip=client.ip)
+    raise TokenInvalid("This session may no longer be refreshed; sign in again.")
+
+
+# --------------------------------------------------------------------------- ending one
+
+
+_REVOKE_ACTIONS = {"logout": "auth.logout", "refresh_reuse": "auth.refresh_reuse"}
+
+
+@transaction.atomic
+def session_revoke(*, session: AuthSession, reason: str, actor: User | None = None, ip: str | None = None) -> None:
+    """End a session now: its refresh tokens stop at once, its access tokens at their next request."""
+    updated = AuthSession.objects.filter(id=session.id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoke_reason=reason
+    )
+    revocation.revoke_sessions([session.id])
+    if updated:
+        audit_record(
+            tenant=session.tenant,
+            actor=actor,
+            action=_REVOKE_ACTIONS.get(reason, "auth.session_revoked"),
+            target=("session", session.id),
+            ip=ip,
+            data={"reason": reason},
+        )
+
+
+def logout(*, raw_refresh: str, access_jti: str | None, client: ClientInfo) -> None:
+    """End the session the refresh token belongs to (and the presented access token). Idempotent."""
+    if access_jti:
+        revocation.revoke_jti(access_jti)
+    row = (
+        RefreshToken.objects.select_related("session__tenant", "session__user")
+        .filter(token_hash=_hash(raw_refresh))
+        .first()
+    )
+    if row is None:
+        raise TokenInvalid("The refresh token is invalid.")
+    session_revoke(session=row.session, reason="logout", actor=row.session.user, ip=client.ip)
 
 
 def session_revoke_own(*, user_id: UUID | str, session_id: UUID | str, ip: str | None = None) -> None:
     """End one live session of the user; another user's (or an ended) session is 404."""
-    session = _live().filter(id=session_id, user_id=user_id).select_related("tenant", "user").first()
+    session = session_list(user_id=user_id).filter(id=session_id).select_related("tenant", "user").first()
     if session is None:
         raise NotFound("No such session.")
     session_revoke(session=session, reason="user_revoked", actor=session.user, ip=ip)
 
 
-# --------------------------------------------------------------------------- bulk
+# --------------------------------------------------------------------------- ending many
+
+
+def sessions_end(*, sessions: QuerySet[AuthSession], reason: str) -> list[UUID]:
+    """Revoke every live session of `sessions`: rows (refresh stops) and cache marks (access stops)."""
+    now = timezone.now()
+    ids = list(sessions.filter(revoked_at__isnull=True, expires_at__gt=now).values_list("id", flat=True))
+    if ids:
+        AuthSession.objects.filter(id__in=ids, revoked_at__isnull=True).update(
+            revoked_at=now, revoke_reason=reason[:50]
+        )
+        revocation.revoke_sessions(ids)
+    return ids
+
+
+def sessions_revoke_for_member(*, tenant: Tenant, user_id: UUID | str, reason: str) -> int:
+    """End every live session of a user in one tenant (member removed, role changed)."""
+    return len(sessions_end(sessions=AuthSession.objects.filter(tenant=tenant, user_id=user_id), reason=reason))
 
 
 @transaction.atomic
@@ -102,13 +322,18 @@ def sessions_revoke_portal(
     return len(ended)
 
 
+def sessions_end_tenant(*, tenant: Tenant, reason: str) -> list[UUID]:
+    """End every session in one tenant, and every access token it issued until now; not audited here."""
+    revocation.revoke_tenant_before_now(tenant.id)
+    return sessions_end(sessions=AuthSession.objects.filter(tenant_id=tenant.id), reason=reason)
+
+
 @transaction.atomic
 def sessions_revoke_tenant(
     *, tenant: Tenant, reason: str = "revoke_all", actor: User | None = None, ip: str | None = None
 ) -> int:
     """End every session in one tenant; every access token it issued until now stops."""
-    revocation.revoke_tenant_before_now(tenant.id)
-    ended = sessions_end(sessions=AuthSession.objects.filter(tenant_id=tenant.id), reason=reason)
+    ended = sessions_end_tenant(tenant=tenant, reason=reason)
     audit_record(
         tenant=tenant,
         actor=actor,
@@ -118,56 +343,3 @@ def sessions_revoke_tenant(
         data={"scope": "tenant", "reason": reason, "count": len(ended)},
     )
     return len(ended)
-
-
-@transaction.atomic
-def tenant_suspend(*, tenant: Tenant, actor: User | None = None, ip: str | None = None, reason: str = "") -> int:
-    """Suspend a tenant: sign-ins and refreshes are refused (403/401) and its access ends at the next request.
-
-    Returns how many sessions ended. Suspending a suspended tenant ends any
-    session left and changes nothing else.
-    """
-    locked = Tenant.objects.select_for_update().get(id=tenant.id)
-    if locked.status == Tenant.Status.OFFBOARDED:
-        raise NotFound("No such tenant.")
-    was = locked.status
-    if was != Tenant.Status.SUSPENDED:
-        Tenant.objects.filter(id=tenant.id).update(status=Tenant.Status.SUSPENDED, updated_at=timezone.now())
-    tenant.status = Tenant.Status.SUSPENDED
-    revocation.revoke_tenant_before_now(tenant.id)
-    ended = sessions_end(sessions=AuthSession.objects.filter(tenant_id=tenant.id), reason="tenant_suspended")
-    if was != Tenant.Status.SUSPENDED:
-        audit_record(
-            tenant=tenant,
-            actor=actor,
-            action="tenant.suspended",
-            target=("tenant", tenant.slug),
-            ip=ip,
-            data={"reason": reason[:200], "sessions_ended": len(ended)},
-        )
-    logger.info("tenant.suspend", extra={"tenant_slug": tenant.slug, "sessions_ended": len(ended)})
-    return len(ended)
-
-
-@transaction.atomic
-def tenant_reactivate(*, tenant: Tenant, actor: User | None = None, ip: str | None = None) -> bool:
-    """Lift a suspension: sign-ins work again at once. Sessions ended by the suspension stay ended.
-
-    True when the tenant was suspended. Offboarded tenants are not brought back (404).
-    """
-    locked = Tenant.objects.select_for_update().get(id=tenant.id)
-    if locked.status == Tenant.Status.OFFBOARDED:
-        raise NotFound("No such tenant.")
-    if locked.status != Tenant.Status.SUSPENDED:
-        return False
-    Tenant.objects.filter(id=tenant.id).update(status=Tenant.Status.ACTIVE, updated_at=timezone.now())
-    tenant.status = Tenant.Status.ACTIVE
-    audit_record(tenant=tenant, actor=actor, action="tenant.reactivated", target=("tenant", tenant.slug), ip=ip)
-    return True
-
-
-@transaction.atomic
-def user_deactivate(*, user: User, actor: User | None = None, ip: str | None = None) -> int:
-    """Deactivate an account: it can no longer sign in, and every token it holds stops now."""
-    User.objects.filter(id=user.id).update(is_active=False)
-    return sessions_revoke_user(user=user, reason="deactivated", actor=actor, ip=ip)

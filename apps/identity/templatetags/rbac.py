@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django import template
 
-from apps.identity.rbac import request_has_permission
+from apps.identity.rbac.request_checks import request_has_permission
 
 register = template.Library()
 

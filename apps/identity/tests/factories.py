@@ -6,6 +6,9 @@ import factory
 
 from apps.identity.models import Membership, Portal, Role, Tenant, User
 
+# Every `UserFactory` user signs in with this password.
+PASSWORD = "correct horse battery staple"
+
 
 class TenantFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -32,7 +35,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"user{n}@example.test")
     name = factory.Sequence(lambda n: f"User {n}")
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
     def _save(obj, create, extracted, **kwargs):

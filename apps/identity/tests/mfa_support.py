@@ -15,7 +15,8 @@ from rest_framework.test import APIClient
 
 from apps.identity.models import User
 from apps.identity.services import mfa
-from apps.identity.services.auth import ClientInfo
+from apps.identity.services.mfa import clock as mfa_clock
+from apps.identity.services.sessions import ClientInfo
 from apps.identity.tokens import AtriumAccessToken
 
 LOGIN = "/api/v1/identity/auth/login/"
@@ -48,9 +49,9 @@ class MfaClock:
 
 
 def use_mfa_clock(monkeypatch: pytest.MonkeyPatch) -> MfaClock:
-    """Replace `mfa._now` (token expiry, the lock, TOTP steps) with a clock the test moves."""
+    """Replace `mfa.clock.now` (token expiry, the lock, TOTP steps) with a clock the test moves."""
     clock = MfaClock()
-    monkeypatch.setattr(mfa, "_now", clock)
+    monkeypatch.setattr(mfa_clock, "now", clock)
     return clock
 
 
@@ -62,7 +63,7 @@ def totp_code(user: User, *, steps_ahead: int = 0) -> str:
     device = device_of(user)
     assert device is not None, "the user has no TOTP device"
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = mfa._now() + steps_ahead * device.step
+    totp.time = mfa_clock.now() + steps_ahead * device.step
     return f"{totp.token():0{device.digits}d}"
 
 
@@ -70,7 +71,7 @@ def code_for_secret(secret: str) -> str:
     """The current code of the base32 `secret` from a `totp/setup/` answer, as the authenticator app computes it."""
     key = base64.b32decode(secret + "=" * (-len(secret) % 8))
     totp = TOTP(key)
-    totp.time = mfa._now()
+    totp.time = mfa_clock.now()
     return f"{totp.token():06d}"
 
 

@@ -18,8 +18,7 @@ from apps.common.models import OutboxMessage
 from apps.common.tenancy import tenant_context
 from apps.identity import plugs
 from apps.identity.models import AuditEvent, Invitation, InvitationToken, Membership, Role, User
-from apps.identity.tests.conftest import PASSWORD
-from apps.identity.tests.factories import UserFactory, make_membership
+from apps.identity.tests.factories import PASSWORD, UserFactory, make_membership
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded")]
 

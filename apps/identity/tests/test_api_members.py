@@ -339,7 +339,7 @@ def test_members_endpoints_need_a_token():
 
 def test_members_view_maps_every_action():
     from apps.identity.api.members import MemberViewSet
-    from apps.identity.rbac import uncovered_actions
+    from apps.identity.rbac.view_coverage import uncovered_actions
 
     assert uncovered_actions(MemberViewSet) == set()
 

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from apps.common.tenancy import tenant_context
 from apps.identity import rbac
 from apps.identity.models import Invitation, Membership, Role
+from apps.identity.rbac.view_coverage import uncovered_actions
 from apps.identity.tests.factories import UserFactory, make_membership, system_role
 from apps.identity.tests.members_roles_support import (
     MANAGE_SUBSCRIPTION,
@@ -294,7 +295,7 @@ def test_roles_endpoints_need_a_token():
 def test_roles_view_maps_every_action():
     from apps.identity.api.roles import RoleViewSet
 
-    assert rbac.uncovered_actions(RoleViewSet) == set()
+    assert uncovered_actions(RoleViewSet) == set()
 
 
 # --------------------------------------------------------------------------- propagation

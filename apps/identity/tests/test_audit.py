@@ -13,11 +13,11 @@ from django.db import connection, connections, transaction
 
 from apps.common.tenancy import TenantContextMissing, tenant_context, unscoped
 from apps.identity.models import AuditEvent, AuditHead, PlatformAuditEvent, Tenant
+from apps.identity.selectors import audit_event_list
 from apps.identity.services.audit import (
     GENESIS_HASH,
     PLATFORM_STREAM,
     audit_chain_verify,
-    audit_event_list,
     audit_record,
     compute_hash,
     event_hash,

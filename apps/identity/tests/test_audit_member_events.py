@@ -14,8 +14,7 @@ import pytest
 from apps.common.tenancy import tenant_context
 from apps.identity.models import AuditEvent, Membership, PlatformAuditEvent
 from apps.identity.services.audit import REDACTED, audit_chain_verify, audit_record_user_event
-from apps.identity.tests.conftest import PASSWORD
-from apps.identity.tests.factories import PortalFactory, TenantFactory
+from apps.identity.tests.factories import PASSWORD, PortalFactory, TenantFactory
 from apps.identity.tests.mfa_support import (
     BACKUP,
     CONFIRM,

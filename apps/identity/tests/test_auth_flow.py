@@ -6,8 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.identity.models import Tenant
-from apps.identity.tests.conftest import PASSWORD
-from apps.identity.tests.factories import PortalFactory, UserFactory
+from apps.identity.tests.factories import PASSWORD, PortalFactory, UserFactory
 from apps.identity.tests.hashing_support import COUNTING_HASHER, CountingHasher
 
 LOGIN_URL = "/api/v1/identity/auth/login/"

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from apps.identity import metrics
-from apps.identity.tests.conftest import PASSWORD
+from apps.identity.tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -35,8 +35,7 @@ from apps.common.tests.jobs_fixtures import embedded_queues  # noqa: F401 - fixt
 from apps.identity import revocation
 from apps.identity.models import AuthSession, Membership, Portal, User
 from apps.identity.services import lockout, members
-from apps.identity.tests.conftest import PASSWORD
-from apps.identity.tests.factories import PortalFactory, UserFactory
+from apps.identity.tests.factories import PASSWORD, PortalFactory, UserFactory
 from apps.identity.tests.hashing_support import COUNTING_HASHER, CountingHasher
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -42,8 +42,7 @@ from rest_framework.test import APIClient
 
 from apps.common.tests.jobs_fixtures import embedded_queues  # noqa: F401 - fixture
 from apps.identity.models import Portal, User
-from apps.identity.tests.conftest import PASSWORD
-from apps.identity.tests.factories import PortalFactory, TenantFactory, UserFactory, make_membership
+from apps.identity.tests.factories import PASSWORD, PortalFactory, TenantFactory, UserFactory, make_membership
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

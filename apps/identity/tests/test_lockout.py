@@ -22,8 +22,7 @@ from django.test import override_settings
 from apps.common.exceptions import ServiceUnavailable, TooManyRequests
 from apps.identity.models import PlatformAuditEvent
 from apps.identity.services import lockout
-from apps.identity.tests.conftest import PASSWORD
-from apps.identity.tests.factories import UserFactory
+from apps.identity.tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

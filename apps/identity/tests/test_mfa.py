@@ -12,11 +12,12 @@ from django.apps import apps
 from django.core import serializers as django_serializers
 from django.db import connection
 
-from apps.common.tenancy import TenantScopedModel, tenant_context
+from apps.common.models import TenantScopedModel
+from apps.common.tenancy import tenant_context
 from apps.identity import selectors
 from apps.identity.models import AuditEvent, BackupCode, PlatformAuditEvent
 from apps.identity.services import mfa
-from apps.identity.tests.conftest import PASSWORD
+from apps.identity.tests.factories import PASSWORD
 from apps.identity.tests.mfa_support import (
     BACKUP,
     CONFIRM,
@@ -195,7 +196,7 @@ def test_disabling_with_a_replayed_code_is_refused(signed_in):
     enrol(client, user)
     code = totp_code(user)
     # The code was just used (say, to sign in): it cannot be used again to switch MFA off.
-    assert mfa._check_code(user=user, code=code, allow_backup=False) == "totp"
+    assert mfa.codes.check_code(user=user, code=code, allow_backup=False) == "totp"
     assert client.post(DISABLE, {"code": code}).status_code == 400
     assert mfa_on(user)
 

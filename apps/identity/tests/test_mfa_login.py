@@ -17,8 +17,7 @@ from apps.common.tenancy import tenant_context
 from apps.identity import revocation
 from apps.identity.models import AuditEvent, AuthSession, BackupCode, Membership
 from apps.identity.services import mfa
-from apps.identity.tests.conftest import PASSWORD
-from apps.identity.tests.factories import PortalFactory
+from apps.identity.tests.factories import PASSWORD, PortalFactory
 from apps.identity.tests.mfa_support import (
     CONFIRM,
     LOGIN,

@@ -18,8 +18,9 @@ from rest_framework.test import APIClient
 
 from apps.common.tenancy import tenant_context
 from apps.common.tests.jobs_fixtures import embedded_queues  # noqa: F401 - fixture
+from apps.identity.exceptions import TokenInvalid
 from apps.identity.models import AuditEvent, BackupCode, Invitation, PlatformAuditEvent, Portal, User
-from apps.identity.services import auth
+from apps.identity.services import sessions
 from apps.identity.tests.factories import PortalFactory, UserFactory
 
 ME = "/api/v1/identity/auth/me/"
@@ -39,7 +40,7 @@ def bearer(access: str) -> APIClient:
     return client
 
 
-# --- sign-in, switch, logout (services.auth) ---------------------------------------------------
+# --- sign-in, switch, logout (services.signin, services.sessions) -----------------------------
 
 
 @pytest.mark.django_db(transaction=True)
@@ -71,8 +72,10 @@ def test_a_deactivated_account_cannot_switch_portal(member, portal, other_tenant
     other_portal = PortalFactory(tenant=other_tenant, slug="globex")
     User.objects.filter(id=user.id).update(is_active=False)
 
-    with pytest.raises(auth.TokenInvalid):
-        auth.switch_portal(user_id=user.id, amr=["pwd"], portal_slug=other_portal.slug, client=auth.ClientInfo())
+    with pytest.raises(TokenInvalid):
+        sessions.switch_portal(
+            user_id=user.id, amr=["pwd"], portal_slug=other_portal.slug, client=sessions.ClientInfo()
+        )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -20,8 +20,7 @@ from apps.common.tenancy import tenant_context
 from apps.common.tests.jobs_fixtures import embedded_queues  # noqa: F401 - fixture
 from apps.identity.models import AuditEvent, AuthSession, PlatformAuditEvent, User
 from apps.identity.services import accounts
-from apps.identity.tests.conftest import PASSWORD
-from apps.identity.tests.factories import PortalFactory, make_membership
+from apps.identity.tests.factories import PASSWORD, PortalFactory, make_membership
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from types import SimpleNamespace
 from urllib.parse import urlsplit
+from uuid import UUID, uuid4
 
 import pytest
 from django.conf import settings
@@ -30,20 +31,20 @@ from apps.common.tenancy import tenant_context, unscoped
 from apps.identity import rbac
 from apps.identity.models import Role
 from apps.identity.permissions import MANAGE_MEMBER, VIEW_AUDIT, VIEW_MEMBER
+from apps.identity.principal import Principal, TenantRef
 from apps.identity.rbac import (
     RBAC_VERSION_KEY,
-    ActionPermission,
-    RbacPrincipal,
     bump_rbac_version,
     has_permission,
     rbac_version,
     rbac_version_from,
     require_permission,
+    role_map,
     role_permissions,
-    uncovered_actions,
-    view_actions,
 )
-from apps.identity.services.rbac import rbac_seed
+from apps.identity.rbac.request_checks import ActionPermission, request_has_permission, request_principal
+from apps.identity.rbac.view_coverage import uncovered_actions, view_actions
+from apps.identity.services.seeding import rbac_seed
 
 # Identity may not import billing, flows or files (import-linter layers): their codes are
 # spelled out here, and the one module a test patches is found at run time, as the registry does.
@@ -95,6 +96,21 @@ def committed(django_capture_on_commit_callbacks):
 def seeded(db, committed):
     with committed():
         rbac_seed()
+
+
+def _principal(tenant_id, role: str) -> Principal:
+    """What the bearer authentication leaves on `request.auth` for a member holding `role`."""
+    return Principal(
+        user_id=uuid4(),
+        tenant=TenantRef(id=UUID(str(tenant_id)), slug=""),
+        portal="",
+        roles=(role,),
+        sid=uuid4(),
+        jti="",
+        amr=("pwd",),
+        issued_at=0,
+        expires_at=0,
+    )
 
 
 def _custom_role(tenant, code: str, permissions: list[str]) -> Role:
@@ -257,7 +273,7 @@ def test_a_passed_version_skips_the_cache_read(seeded, tenant, monkeypatch, djan
     def no_cache_read() -> int:
         raise AssertionError("the caller already fetched the version")
 
-    monkeypatch.setattr(rbac, "rbac_version", no_cache_read)
+    monkeypatch.setattr(role_map, "rbac_version", no_cache_read)  # where role_permissions looks it up
     with django_assert_num_queries(0):
         assert VIEW_AUDIT in role_permissions(tenant_id=tenant.id, role_code="admin", version=version)
     with django_assert_num_queries(1):  # another version than the map's: reload
@@ -354,7 +370,7 @@ class HeaderAuthentication(BaseAuthentication):
         role = request.META.get("HTTP_X_ROLE")
         if role is None:
             return None
-        principal = RbacPrincipal(tenant_id=request.META["HTTP_X_TENANT"], roles=(role,))
+        principal = _principal(request.META["HTTP_X_TENANT"], role)
         return SimpleNamespace(is_authenticated=True), principal
 
     def authenticate_header(self, request):
@@ -446,10 +462,17 @@ def test_coverage_helpers_name_the_unmapped_actions():
 
 def test_a_principal_of_another_tenant_than_the_context_holds_nothing(seeded, tenant, other_tenant):
     request = RequestFactory().get("/")
-    request.auth = RbacPrincipal(tenant_id=tenant.id, roles=("owner",))
-    assert rbac.request_has_permission(request, VIEW_MEMBER)
+    request.auth = _principal(tenant.id, "owner")
+    assert request_has_permission(request, VIEW_MEMBER)
     with tenant_context(other_tenant):
-        assert not rbac.request_has_permission(request, VIEW_MEMBER)
+        assert not request_has_permission(request, VIEW_MEMBER)
+
+
+def test_an_auth_that_is_not_a_principal_holds_nothing(seeded, tenant):
+    request = RequestFactory().get("/")
+    request.auth = SimpleNamespace(tenant_id=tenant.id, roles=("owner",), rbac_version=None)
+    assert request_principal(request) is None
+    assert not request_has_permission(request, VIEW_MEMBER)
 
 
 # --------------------------------------------------------------------------- templates
@@ -460,7 +483,7 @@ TEMPLATE = '{% load rbac %}{% if request|can:"billing.view_invoice" %}invoices{%
 @pytest.mark.parametrize(("role", "shown"), [("owner", "invoices"), ("admin", "invoices"), ("member", "none")])
 def test_template_filter_uses_the_same_check(seeded, tenant, role, shown):
     request = RequestFactory().get("/")
-    request.auth = RbacPrincipal(tenant_id=tenant.id, roles=(role,))
+    request.auth = _principal(tenant.id, role)
     assert engines["django"].from_string(TEMPLATE).render({"request": request}) == shown
 
 

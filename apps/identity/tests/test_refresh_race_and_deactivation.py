@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 
 from apps.common.tenancy import unscoped
 from apps.identity.models import AuthSession, User
-from apps.identity.services.sessions import user_deactivate
-from apps.identity.tests.conftest import PASSWORD
+from apps.identity.services.accounts import user_deactivate
+from apps.identity.tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

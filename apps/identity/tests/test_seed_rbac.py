@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from apps.common.tenancy import tenant_context, unscoped
 from apps.identity import rbac
 from apps.identity.models import Permission, Role
-from apps.identity.services.rbac import rbac_seed
+from apps.identity.services.seeding import rbac_seed
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from apps.common.tenancy import tenant_context
 from apps.identity.models import AuditEvent, PlatformAuditEvent, Tenant
-from apps.identity.services import sessions
+from apps.identity.services import sessions, tenants
 from apps.identity.tests.factories import PortalFactory, make_membership
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -178,7 +178,7 @@ def test_tenant_suspension_ends_access_at_the_next_request(api, member, portal, 
     outside = PortalFactory(tenant=other_tenant, slug="outside")
     make_membership(user=user, tenant=other_tenant)
     here, there = login(user, portal), login(user, outside)
-    assert sessions.tenant_suspend(tenant=tenant, reason="unpaid") == 1
+    assert tenants.tenant_suspend(tenant=tenant, reason="unpaid") == 1
     assert Tenant.objects.get(id=tenant.id).status == Tenant.Status.SUSPENDED
     assert _bearer(here["access"]).get(ME).status_code == 401
     assert api.post(REFRESH, {"refresh": here["refresh"]}).status_code == 401
@@ -190,11 +190,11 @@ def test_tenant_suspension_ends_access_at_the_next_request(api, member, portal, 
         event = AuditEvent.objects.get(action="tenant.suspended")
     assert event.data == {"reason": "unpaid", "sessions_ended": 1}
     # Suspending again changes nothing and records nothing new.
-    assert sessions.tenant_suspend(tenant=tenant) == 0
+    assert tenants.tenant_suspend(tenant=tenant) == 0
     with tenant_context(tenant):
         assert AuditEvent.objects.filter(action="tenant.suspended").count() == 1
     # Reactivated, the tenant's members sign in again at once (the old tokens stay dead).
-    sessions.tenant_reactivate(tenant=tenant)
+    tenants.tenant_reactivate(tenant=tenant)
     assert _bearer(login(user, portal)["access"]).get(ME).status_code == 200
     assert _bearer(here["access"]).get(ME).status_code == 401
     with tenant_context(tenant):

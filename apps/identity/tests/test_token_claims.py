@@ -1,6 +1,6 @@
 """A token signed with the server's own key but with odd claims is a 401, never a 500.
 
-Such a token cannot come from Atrium (`services.auth.access_token_for` mints
+Such a token cannot come from Atrium (`services.sessions.access_token_for` mints
 every claim in one form), so it was forged with a leaked key or by a bug:
 each claim Atrium reads is held to its form (`tokens.ACCESS_CLAIMS`) before
 anything reads it. Tokens are minted here with the real signing key, as

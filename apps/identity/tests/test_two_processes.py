@@ -29,8 +29,7 @@ from django.db import connection
 from apps.common.tenancy import tenant_context
 from apps.identity.models import Membership, Role
 from apps.identity.rbac import bump_rbac_version
-from apps.identity.tests.conftest import PASSWORD
-from apps.identity.tests.factories import UserFactory
+from apps.identity.tests.factories import PASSWORD, UserFactory
 from apps.identity.tokens import keyring
 from config.env import BASE_DIR
 

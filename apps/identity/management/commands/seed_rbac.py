@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.identity.services.rbac import rbac_seed
+from apps.identity.services.seeding import rbac_seed
 
 
 class Command(BaseCommand):
