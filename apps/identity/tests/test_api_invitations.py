@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 from datetime import datetime, timedelta
 
@@ -19,36 +18,13 @@ from apps.common.tenancy import tenant_context
 from apps.identity import plugs
 from apps.identity.models import AuditEvent, Invitation, InvitationToken, Membership, Role, User
 from apps.identity.tests.factories import PASSWORD, UserFactory, make_membership
+from apps.identity.tests.invitations_support import ACCEPT, LINK_RE, LIST, NEW_PASSWORD, token_from_mail
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded")]
-
-LIST = "/api/v1/identity/invitations/"
-ACCEPT = "/api/v1/identity/invitations/accept/"
-NEW_PASSWORD = "a brand new passphrase 42"
-LINK_RE = re.compile(r"(https?://\S+)/portal/(?P<portal>[\w-]+)/invitations/accept/\?token=(?P<token>[\w-]+)")
 
 
 def detail(invitation_id) -> str:
     return f"{LIST}{invitation_id}/"
-
-
-@pytest.fixture
-def invite(django_capture_on_commit_callbacks):
-    """`invite(client, email, role)` → the response; the invitation mail is sent as after a real commit."""
-
-    def do(client: APIClient, email: str = "new@example.test", role: str = "member", **headers):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(LIST, {"email": email, "role": role}, format="json", headers=headers or None)
-
-    return do
-
-
-def token_from_mail(email: str) -> str:
-    messages = [m for m in mail.outbox if m.to == [email]]
-    assert messages, f"no mail to {email}"
-    match = LINK_RE.search(messages[-1].body)
-    assert match, messages[-1].body
-    return match["token"]
 
 
 def audit_actions(tenant) -> list[str]:
