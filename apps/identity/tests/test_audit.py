@@ -1,18 +1,22 @@
-"""The audit trail: per-stream hash chains, heads, durable writes and `verify_audit_chain`."""
+"""The audit trail: recording, the tenant wall and `verify_audit_chain`.
+
+Per-stream hash chains and their heads as `audit_record` writes them, what a tenant context
+(and, under PostgreSQL, row-level security) lets through, and how the command finds an edited,
+deleted, re-hashed or appended row. Durable writes and concurrent writers: `test_audit_durable.py`.
+"""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from apps.common.tenancy import TenantContextMissing, tenant_context, unscoped
-from apps.identity.models import AuditEvent, AuditHead, PlatformAuditEvent, Tenant
+from apps.identity.models import AuditEvent, AuditHead, PlatformAuditEvent
 from apps.identity.selectors import audit_event_list
 from apps.identity.services.audit import (
     GENESIS_HASH,
@@ -23,25 +27,13 @@ from apps.identity.services.audit import (
     event_hash,
     stream_for,
 )
+from apps.identity.tests.audit_support import _assert_chained, _platform_events, _tenant_events
 from apps.identity.tests.factories import TenantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _tenant_events(tenant) -> list[AuditEvent]:
-    with unscoped():
-        return list(AuditEvent.all_tenants.filter(tenant=tenant).order_by("seq"))
-
-
-def _platform_events() -> list[PlatformAuditEvent]:
-    return list(PlatformAuditEvent.objects.order_by("seq"))
-
-
-def _head(stream: str) -> AuditHead | None:
-    return AuditHead.objects.filter(stream=stream).first()
 
 
 def _verify(*args: str) -> str:
@@ -60,18 +52,6 @@ def _broken(*args: str) -> str:
         _verify(*args)
     assert info.value.returncode == 1
     return f"{info.value}\n{info.value.stderr}"  # type: ignore[attr-defined]
-
-
-def _assert_chained(events, stream: str) -> None:
-    assert [e.seq for e in events] == list(range(1, len(events) + 1))
-    prev = GENESIS_HASH
-    for event in events:
-        assert event.prev_hash == prev
-        assert event.hash == event_hash(event, stream=stream)
-        prev = event.hash
-    head = _head(stream)
-    assert head is not None
-    assert (head.count, head.last_hash) == (len(events), prev)
 
 
 @pytest.fixture
@@ -211,6 +191,20 @@ def test_recording_for_b_inside_as_context_goes_to_b_and_restores_a(tenant, othe
     assert [e.action for e in _tenant_events(other_tenant)] == ["test.cross"]
 
 
+@pytest.mark.postgres
+def test_app_role_cannot_write_a_tenants_audit_row_without_its_context(tenant):
+    """RLS is the second wall on the chain too: a raw insert outside the context is refused."""
+    from django.db.utils import ProgrammingError
+
+    with pytest.raises(ProgrammingError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO identity_auditevent (id, tenant_id, seq, action, actor_email, target_type, target_id,"
+            " data, prev_hash, hash, created_at, updated_at)"
+            " VALUES (%s, %s, 1, 'x', '', '', '', '{}', '', '', now(), now())",
+            [str(uuid.uuid4()), str(tenant.id)],
+        )
+
+
 # --- verify_audit_chain -------------------------------------------------------------------------
 
 
@@ -325,152 +319,3 @@ def test_chain_continues_after_verify_and_stays_valid(chains):
     audit_record(tenant=a, action="test.after")
     _assert_chained(_tenant_events(a), stream_for(a))
     assert _verify().strip().endswith("ok: 8 events in 3 streams")
-
-
-# --- durable writes (must outlive the request's rollback) ---------------------------------------
-
-
-class _RequestFailed(Exception):
-    pass
-
-
-def _failing_request(work) -> None:
-    """Run `work` the way ATOMIC_REQUESTS runs a view that then errors: in a transaction that rolls back."""
-    with transaction.atomic():
-        work()
-        raise _RequestFailed
-
-
-def _fallbacks(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("audit.durable_")]
-
-
-@pytest.mark.postgres  # SQLite has one writer: the caller's transaction holds it (see _second_connection_usable)
-@pytest.mark.django_db(transaction=True)
-def test_durable_event_survives_the_callers_rollback(caplog):
-    tenant = TenantFactory(slug="durable-a")
-
-    def failed_login() -> None:
-        # What a failed login does before auditing: read inside the request's transaction.
-        Tenant.objects.get(slug="durable-a")
-        audit_record(tenant=tenant, action="auth.login_failed", data={"email": "x@example.test"}, durable=True)
-        audit_record(action="auth.lockout", durable=True)
-
-    with caplog.at_level("INFO", logger="atrium.audit"), pytest.raises(_RequestFailed):
-        _failing_request(failed_login)
-    assert [e.action for e in _tenant_events(tenant)] == ["auth.login_failed"]
-    assert [e.action for e in _platform_events()] == ["auth.lockout"]
-    assert audit_chain_verify().ok
-    assert _fallbacks(caplog) == []  # written over the second connection, not by luck
-
-
-@pytest.mark.django_db(transaction=True)
-def test_non_durable_event_rolls_back_with_the_caller():
-    tenant = TenantFactory(slug="durable-b")
-
-    def remove_member() -> None:
-        Tenant.objects.get(slug="durable-b")
-        audit_record(tenant=tenant, action="member.removed")
-
-    with pytest.raises(_RequestFailed):
-        _failing_request(remove_member)
-    assert _tenant_events(tenant) == []
-    assert _head(stream_for(tenant)) is None  # the head rolled back with the row
-    # The chain picks up cleanly: the rolled-back event left no gap.
-    audit_record(tenant=tenant, action="member.removed")
-    assert [e.seq for e in _tenant_events(tenant)] == [1]
-    assert audit_chain_verify(tenant=tenant).ok
-
-
-def test_durable_inside_a_test_transaction_falls_back_to_the_callers(tenant, caplog):
-    """The second connection cannot see the uncommitted tenant: the event is still written, here."""
-    audit_record(tenant=tenant, action="test.first")
-    with caplog.at_level("INFO", logger="atrium.audit"):
-        event = audit_record(tenant=tenant, action="auth.login_failed", durable=True)
-    assert event.seq == 2
-    expected = "audit.durable_fallback" if connection.vendor == "postgresql" else "audit.durable_unavailable"
-    assert _fallbacks(caplog) in ([expected], [])  # SQLite warns once per process
-    _assert_chained(_tenant_events(tenant), stream_for(tenant))
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_durable_event_survives_even_after_the_caller_wrote(caplog):
-    tenant = TenantFactory(slug="durable-c")
-    user = UserFactory()
-
-    def lockout() -> None:
-        type(user).objects.filter(pk=user.pk).update(name="changed in the failing request")
-        audit_record(tenant=tenant, actor=user, action="auth.lockout", durable=True)
-
-    with caplog.at_level("INFO", logger="atrium.audit"), pytest.raises(_RequestFailed):
-        _failing_request(lockout)
-    assert [e.action for e in _tenant_events(tenant)] == ["auth.lockout"]
-    user.refresh_from_db()
-    assert user.name != "changed in the failing request"
-    assert _fallbacks(caplog) == []
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_durable_after_a_plain_event_of_the_same_stream_does_not_hang(caplog):
-    """The caller holds the head lock: the wait is detected and broken, the event lands in the caller's."""
-    tenant = TenantFactory(slug="durable-d")
-    with caplog.at_level("INFO", logger="atrium.audit"), transaction.atomic():
-        audit_record(tenant=tenant, action="test.plain")
-        audit_record(tenant=tenant, action="test.durable", durable=True)
-    assert _fallbacks(caplog) == ["audit.durable_fallback"]
-    # Broken at once by the self-deadlock check (its cancel), not by waiting out the lock timeout.
-    [fallback] = [r for r in caplog.records if r.getMessage() == "audit.durable_fallback"]
-    error = str(getattr(fallback, "error", ""))
-    assert "user request" in error, error
-    assert "lock timeout" not in error
-    assert [e.action for e in _tenant_events(tenant)] == ["test.plain", "test.durable"]
-    assert audit_chain_verify(tenant=tenant).ok
-
-
-# --- concurrency --------------------------------------------------------------------------------
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_to_one_stream_stay_consistent():
-    tenant = TenantFactory(slug="busy")
-    writers, per_writer = 8, 5
-    barrier = threading.Barrier(writers)
-    errors: list[Exception] = []
-
-    def write(n: int) -> None:
-        try:
-            barrier.wait()  # all start together, racing to create the head too
-            for i in range(per_writer):
-                audit_record(tenant=tenant, action=f"test.w{n}.{i}")
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    events = _tenant_events(tenant)
-    assert len(events) == writers * per_writer
-    _assert_chained(events, stream_for(tenant))
-    assert audit_chain_verify(tenant=tenant).ok
-
-
-@pytest.mark.postgres
-def test_app_role_cannot_write_a_tenants_audit_row_without_its_context(tenant):
-    """RLS is the second wall on the chain too: a raw insert outside the context is refused."""
-    from django.db.utils import ProgrammingError
-
-    with pytest.raises(ProgrammingError), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO identity_auditevent (id, tenant_id, seq, action, actor_email, target_type, target_id,"
-            " data, prev_hash, hash, created_at, updated_at)"
-            " VALUES (%s, %s, 1, 'x', '', '', '', '{}', '', '', now(), now())",
-            [str(uuid.uuid4()), str(tenant.id)],
-        )

@@ -1,4 +1,7 @@
-"""RBAC: declarations, the versioned role → permissions map, and the checks for views, services and templates."""
+"""RBAC: declarations, the versioned role → permissions map, and the checks services make.
+
+The checks at the request (DRF views and viewsets, the template filter): `test_rbac_request_checks.py`.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +11,19 @@ import re
 import subprocess
 import sys
 import textwrap
-from types import SimpleNamespace
 from urllib.parse import urlsplit
-from uuid import UUID, uuid4
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.template import engines
-from django.test import RequestFactory
-from rest_framework import viewsets
-from rest_framework.authentication import BaseAuthentication
-from rest_framework.decorators import action
-from rest_framework.response import Response
-from rest_framework.test import APIRequestFactory
-from rest_framework.views import APIView
 
 from apps.common.exceptions import PermissionDenied
 from apps.common.tenancy import tenant_context, unscoped
 from apps.identity import rbac
 from apps.identity.models import Role
 from apps.identity.permissions import MANAGE_MEMBER, VIEW_AUDIT, VIEW_MEMBER
-from apps.identity.principal import Principal, TenantRef
 from apps.identity.rbac import (
     RBAC_VERSION_KEY,
     bump_rbac_version,
@@ -42,17 +34,19 @@ from apps.identity.rbac import (
     role_map,
     role_permissions,
 )
-from apps.identity.rbac.request_checks import ActionPermission, request_has_permission, request_principal
-from apps.identity.rbac.view_coverage import uncovered_actions, view_actions
 from apps.identity.services.seeding import rbac_seed
+from apps.identity.tests.rbac_support import (
+    DELETE_FILE,
+    VIEW_FILE,
+    _fresh_rbac_state,  # noqa: F401 - autouse fixture
+)
 
-# Identity may not import billing, flows or files (import-linter layers): their codes are
-# spelled out here, and the one module a test patches is found at run time, as the registry does.
+# Identity may not import billing or flows (import-linter layers): their codes are spelled out
+# here, and the one module a test patches is found at run time, as the registry does.
 MANAGE_SUBSCRIPTION = "billing.manage_subscription"
 VIEW_INVOICE = "billing.view_invoice"
-VIEW_FILE = "files.view_file"
-DELETE_FILE = "files.delete_file"
 flows_permissions = importlib.import_module("apps.flows.permissions")
+
 
 # docs/api.md, "System roles and permissions": permission → the system roles granted it, exactly.
 API_TABLE: dict[str, set[str]] = {
@@ -72,45 +66,6 @@ API_TABLE: dict[str, set[str]] = {
     "files.delete_file": {"owner", "admin"},
     "flows.manage_flow": {"owner", "admin"},
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rbac_state():
-    rbac.declared_catalogue.cache_clear()
-    rbac.reset_role_map()
-    yield
-    rbac.declared_catalogue.cache_clear()
-    rbac.reset_role_map()
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """`with committed():` runs the block's on-commit callbacks, as a real commit would.
-
-    Tests run inside a transaction that never commits; RBAC bumps its version on commit.
-    """
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
-def seeded(db, committed):
-    with committed():
-        rbac_seed()
-
-
-def _principal(tenant_id, role: str) -> Principal:
-    """What the bearer authentication leaves on `request.auth` for a member holding `role`."""
-    return Principal(
-        user_id=uuid4(),
-        tenant=TenantRef(id=UUID(str(tenant_id)), slug=""),
-        portal="",
-        roles=(role,),
-        sid=uuid4(),
-        jti="",
-        amr=("pwd",),
-        issued_at=0,
-        expires_at=0,
-    )
 
 
 def _custom_role(tenant, code: str, permissions: list[str]) -> Role:
@@ -186,6 +141,19 @@ def test_bump_in_a_transaction_waits_for_the_commit(django_capture_on_commit_cal
         assert rbac_version() == before
     assert len(callbacks) == 1, "one bump per transaction"
     assert rbac_version() == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_bump_on_commit_is_logged_not_raised(monkeypatch, caplog):
+    """By then the write has committed: a cache hiccup must not turn the response into a 500."""
+
+    def cache_down(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(cache, "incr", cache_down)
+    with transaction.atomic():
+        bump_rbac_version()
+    assert "bump_rbac_version_on_commit" in caplog.text
 
 
 # --------------------------------------------------------------------------- role → permissions
@@ -358,149 +326,3 @@ def test_no_role_has_no_permission(seeded, tenant):
 def test_checking_an_undeclared_code_is_a_programming_error(seeded, tenant):
     with pytest.raises(ImproperlyConfigured, match=re.escape("identity.view_membres")):
         has_permission(tenant=tenant, actor_role="owner", code="identity.view_membres")
-
-
-# --------------------------------------------------------------------------- DRF
-
-
-class HeaderAuthentication(BaseAuthentication):
-    """Stands in for the JWT layer: it leaves a principal on `request.auth`."""
-
-    def authenticate(self, request):
-        role = request.META.get("HTTP_X_ROLE")
-        if role is None:
-            return None
-        principal = _principal(request.META["HTTP_X_TENANT"], role)
-        return SimpleNamespace(is_authenticated=True), principal
-
-    def authenticate_header(self, request):
-        return 'Bearer realm="api"'
-
-
-class MembersView(APIView):
-    authentication_classes = [HeaderAuthentication]
-    permission_classes = [ActionPermission]
-    required_permissions = {"get": {VIEW_MEMBER}, "post": {MANAGE_MEMBER}}
-
-    def get(self, request):
-        return Response({"ok": True})
-
-    def post(self, request):
-        return Response({"ok": True})
-
-    def delete(self, request):  # deliberately missing from required_permissions
-        return Response(status=204)
-
-
-class FileViewSet(viewsets.ViewSet):
-    authentication_classes = [HeaderAuthentication]
-    permission_classes = [ActionPermission]
-    required_permissions = {"list": {VIEW_FILE}, "destroy": {DELETE_FILE}}
-
-    def list(self, request):
-        return Response([])
-
-    def destroy(self, request, pk=None):
-        return Response(status=204)
-
-    @action(detail=False, methods=["post"])
-    def export(self, request):  # deliberately missing from required_permissions
-        return Response({})
-
-
-def _call(view, method: str, *, tenant=None, role: str | None = None, path: str = "/x/"):
-    headers = {} if role is None else {"HTTP_X_ROLE": role, "HTTP_X_TENANT": str(tenant.id)}
-    request = getattr(APIRequestFactory(), method)(path, **headers)
-    return view(request)
-
-
-def test_api_view_checks_the_method_s_codes(seeded, tenant):
-    view = MembersView.as_view()
-    assert _call(view, "get", tenant=tenant, role="member").status_code == 200
-    assert _call(view, "post", tenant=tenant, role="admin").status_code == 200
-    denied = _call(view, "post", tenant=tenant, role="member")
-    assert denied.status_code == 403
-    assert MANAGE_MEMBER in denied.data["detail"]
-
-
-def test_api_view_denies_a_method_missing_from_the_map(seeded, tenant):
-    assert _call(MembersView.as_view(), "delete", tenant=tenant, role="owner").status_code == 403
-
-
-def test_head_follows_get_and_unhandled_methods_are_405(seeded, tenant):
-    view = MembersView.as_view()
-    assert _call(view, "head", tenant=tenant, role="member").status_code == 200
-    assert _call(view, "put", tenant=tenant, role="owner").status_code == 405
-
-
-def test_no_principal_is_401(seeded):
-    assert _call(MembersView.as_view(), "get").status_code == 401
-
-
-def test_viewset_checks_the_action_s_codes_and_denies_unmapped_actions(seeded, tenant):
-    assert _call(FileViewSet.as_view({"get": "list"}), "get", tenant=tenant, role="member").status_code == 200
-    destroy = FileViewSet.as_view({"delete": "destroy"})
-    assert _call(destroy, "delete", tenant=tenant, role="member").status_code == 403
-    assert _call(destroy, "delete", tenant=tenant, role="admin").status_code == 204
-    export = FileViewSet.as_view({"post": "export"})
-    assert _call(export, "post", tenant=tenant, role="owner").status_code == 403
-
-
-def test_a_view_without_a_map_denies_everything(seeded, tenant):
-    class Unmapped(MembersView):
-        required_permissions = None
-
-    assert _call(Unmapped.as_view(), "get", tenant=tenant, role="owner").status_code == 403
-
-
-def test_coverage_helpers_name_the_unmapped_actions():
-    assert view_actions(MembersView) == {"get", "post", "delete"}
-    assert uncovered_actions(MembersView) == {"delete"}
-    assert view_actions(FileViewSet) == {"list", "destroy", "export"}
-    assert uncovered_actions(FileViewSet) == {"export"}
-
-
-def test_a_principal_of_another_tenant_than_the_context_holds_nothing(seeded, tenant, other_tenant):
-    request = RequestFactory().get("/")
-    request.auth = _principal(tenant.id, "owner")
-    assert request_has_permission(request, VIEW_MEMBER)
-    with tenant_context(other_tenant):
-        assert not request_has_permission(request, VIEW_MEMBER)
-
-
-def test_an_auth_that_is_not_a_principal_holds_nothing(seeded, tenant):
-    request = RequestFactory().get("/")
-    request.auth = SimpleNamespace(tenant_id=tenant.id, roles=("owner",), rbac_version=None)
-    assert request_principal(request) is None
-    assert not request_has_permission(request, VIEW_MEMBER)
-
-
-# --------------------------------------------------------------------------- templates
-
-TEMPLATE = '{% load rbac %}{% if request|can:"billing.view_invoice" %}invoices{% else %}none{% endif %}'
-
-
-@pytest.mark.parametrize(("role", "shown"), [("owner", "invoices"), ("admin", "invoices"), ("member", "none")])
-def test_template_filter_uses_the_same_check(seeded, tenant, role, shown):
-    request = RequestFactory().get("/")
-    request.auth = _principal(tenant.id, role)
-    assert engines["django"].from_string(TEMPLATE).render({"request": request}) == shown
-
-
-def test_template_filter_without_a_principal_or_request_says_no(seeded):
-    template = engines["django"].from_string(TEMPLATE)
-    assert template.render({"request": RequestFactory().get("/")}) == "none"
-    assert template.render({}) == "none"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_failed_bump_on_commit_is_logged_not_raised(monkeypatch, caplog):
-    """By then the write has committed: a cache hiccup must not turn the response into a 500."""
-
-    def cache_down(*args, **kwargs):
-        raise ConnectionError("redis down")
-
-    monkeypatch.setattr(cache, "incr", cache_down)
-    with transaction.atomic():
-        bump_rbac_version()
-    assert "bump_rbac_version_on_commit" in caplog.text
