@@ -7,8 +7,10 @@ Signing in goes through the real login endpoint (`login`, `api_client`), with
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -195,3 +197,44 @@ def rbac_seeded(db, django_capture_on_commit_callbacks):  # type: ignore[no-unty
         rbac_seed()
     yield
     rbac.reset_role_map()
+
+
+# --------------------------------------------------------------------------- the web database role
+
+
+@pytest.fixture
+def web_role(transactional_db: None) -> str:
+    """The web/worker role's name, with the table grants create-app-role.sh gives it."""
+    name = f"{connection.settings_dict['USER']}_web"
+    quoted = connection.ops.quote_name(name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s AND rolcanlogin", [name])
+        if cursor.fetchone() is None:
+            pytest.fail(f"No login role {name!r}: run scripts/db/create-app-role.sh (it creates both roles).")
+        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}")
+        cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
+        cursor.execute(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {quoted}")
+    return name
+
+
+@pytest.fixture
+def web_connect(web_role: str) -> Iterator[Any]:
+    """Open psycopg connections to the test database as the web role (closed after the test)."""
+    opened: list[psycopg.Connection[Any]] = []
+    db = connection.settings_dict
+
+    def connect(**options: Any) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(
+            dbname=db["NAME"],
+            user=web_role,
+            host=db["HOST"] or None,
+            port=db["PORT"] or None,
+            password=db["PASSWORD"] or None,
+            **options,
+        )
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        conn.close()

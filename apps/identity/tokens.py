@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
@@ -118,8 +119,9 @@ class SigningKey:
     private: ec.EllipticCurvePrivateKey
     source: str
 
-    @property
+    @cached_property
     def public(self) -> ec.EllipticCurvePublicKey:
+        # Derived once per key and process: every verified request needs it.
         return self.private.public_key()
 
     def jwk(self) -> dict[str, str]:
@@ -176,7 +178,12 @@ def generate_key_file(directory: Path) -> Path:
 
 
 class KeyRing:
-    """The keys of this process, oldest first; reloaded when the directory changes."""
+    """The keys of this process, oldest first; reloaded when the directory changes.
+
+    Each use costs one `stat` of the directory: adding, removing or replacing a
+    key file (`jwt_keys add`, `prune`, a deploy writing a new file) changes its
+    modification time, and only then are the files listed and read again.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -190,14 +197,23 @@ class KeyRing:
         directory = self._directory()
         return sorted(directory.glob("*.pem")) if directory.is_dir() else []
 
+    def _stamp_now(self) -> tuple[Any, ...]:
+        directory = self._directory()
+        try:
+            changed = directory.stat().st_mtime_ns
+        except FileNotFoundError:
+            changed = None
+        return (str(directory), changed, settings.JWT_PRIVATE_KEY)
+
     def keys(self) -> list[SigningKey]:
-        files = self._files()
-        if not files and not settings.JWT_PRIVATE_KEY and settings.JWT_GENERATE_DEV_KEY:
-            generate_key_file(self._directory())
-            files = self._files()
-        stamp = (*((str(f), f.stat().st_mtime_ns) for f in files), settings.JWT_PRIVATE_KEY)
+        stamp = self._stamp_now()
         if stamp != self._stamp:
             with self._lock:
+                files = self._files()
+                if not files and not settings.JWT_PRIVATE_KEY and settings.JWT_GENERATE_DEV_KEY:
+                    generate_key_file(self._directory())
+                    files = self._files()
+                    stamp = self._stamp_now()
                 keys = [_load_pem(f.read_bytes(), str(f)) for f in files]
                 if settings.JWT_PRIVATE_KEY:
                     keys.append(_env_key(settings.JWT_PRIVATE_KEY))

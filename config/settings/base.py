@@ -76,7 +76,9 @@ if E.DATABASE_URL.startswith("sqlite:///") and E.DATABASE_URL.removeprefix("sqli
 DATABASES = {"default": E.env.db_url_config(E.DATABASE_URL)}
 # Persistent connections: a new connection per request costs more than the view.
 DATABASES["default"]["CONN_MAX_AGE"] = 60
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No `SELECT 1` before each request's first query: Django already closes a connection that
+# errored and is no longer usable when the request ends (CONN_HEALTH_CHECKS would check every time).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
     "django.db.backends.postgresql_psycopg2", "django.db.backends.postgresql"
 )

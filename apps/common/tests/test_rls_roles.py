@@ -10,7 +10,7 @@ connection switched over to it — and replay what an attacker would.
 
 The test database is created by the test runner, so the grants that
 create-app-role.sh gives the web role on the real database (default
-privileges) are given here by the `web_role` fixture, as the table owner.
+privileges) are given by the root conftest's `web_role` fixture, as the table owner.
 apps.common imports no identity code: identity's tables are named in SQL and
 its data is made with the operator command `create_tenant`.
 """
@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
@@ -30,7 +28,7 @@ import psycopg
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -39,6 +37,7 @@ from apps.common import rls
 from apps.common.idempotency import idempotency_purge
 from apps.common.models import IdempotencyRecord
 from apps.common.tenancy import tenant_context, unscoped
+from apps.common.tests.roles_support import django_as
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -50,58 +49,6 @@ REGISTER = "/api/v1/identity/auth/register/"
 @dataclass(frozen=True)
 class _TenantRef:
     id: Any
-
-
-@pytest.fixture
-def web_role(transactional_db: None) -> str:
-    """The web/worker role's name, with the table grants create-app-role.sh gives it."""
-    name = f"{connection.settings_dict['USER']}_web"
-    quoted = connection.ops.quote_name(name)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s AND rolcanlogin", [name])
-        if cursor.fetchone() is None:
-            pytest.fail(f"No login role {name!r}: run scripts/db/create-app-role.sh (it creates both roles).")
-        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}")
-        cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
-        cursor.execute(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {quoted}")
-    return name
-
-
-@pytest.fixture
-def web_connect(web_role: str) -> Iterator[Any]:
-    """Open psycopg connections to the test database as the web role (closed after the test)."""
-    opened: list[psycopg.Connection[Any]] = []
-    db = connection.settings_dict
-
-    def connect(**options: Any) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(
-            dbname=db["NAME"],
-            user=web_role,
-            host=db["HOST"] or None,
-            port=db["PORT"] or None,
-            password=db["PASSWORD"] or None,
-            **options,
-        )
-        opened.append(conn)
-        return conn
-
-    yield connect
-    for conn in opened:
-        conn.close()
-
-
-@contextmanager
-def django_as(role: str) -> Iterator[None]:
-    """Django's default connection logs in as `role` for the block (as gunicorn or a worker would)."""
-    conn = connections[DEFAULT_DB_ALIAS]
-    saved = conn.settings_dict["USER"]
-    conn.close()
-    conn.settings_dict["USER"] = role
-    try:
-        yield
-    finally:
-        conn.close()
-        conn.settings_dict["USER"] = saved
 
 
 @pytest.fixture

@@ -98,4 +98,5 @@ class AuditEventViewSet(TenantViewSet):
     )
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset()) or []
-        return self.get_paginated_response(AuditEventOutputSerializer([_row(e) for e in page], many=True).data)
+        # `_row` builds the documented shape from plain values: no serializer pass over each row.
+        return self.get_paginated_response([_row(e) for e in page])

@@ -160,19 +160,21 @@ class MeView(TenantAPIView):
     @extend_schema(operation_id="auth_me", responses={200: MeOutputSerializer, **problems(401)})
     def get(self, request: Request) -> Response:
         principal = self.principal
-        user, tenant, portal = selectors.me_get(principal=principal)
+        me = selectors.me_get(principal=principal)
+        user, tenant, portal = me.user, me.tenant, me.portal
         body: dict[str, Any] = {
             "id": user.id,
             "email": user.email,
             "name": user.name,
             "email_verified": user.email_verified,
-            "mfa_enabled": selectors.user_mfa_enabled(user=user),
+            "mfa_enabled": me.mfa_enabled,
             "tenant": {"id": tenant.id, "slug": tenant.slug, "name": tenant.name},
             "portal": {"slug": portal.slug, "name": portal.name},
             "roles": list(principal.roles),
             "permissions": sorted(request_permissions(request)),
         }
-        return Response(MeOutputSerializer(body).data)
+        # Plain values already in their JSON form's types: the serializer only documents the shape.
+        return Response(body)
 
 
 @token_endpoint

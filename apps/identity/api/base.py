@@ -21,6 +21,7 @@ from contextlib import ExitStack
 from functools import cached_property
 from typing import Any, ClassVar
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from rest_framework import viewsets
@@ -72,14 +73,24 @@ class TenantScopedViewMixin:
                 "is the one check."
             )
 
+    # Not inside the request-wide transaction (ATOMIC_REQUESTS): the handler's own transaction opens
+    # in `initial`, after authentication and the permission check, with the tenant setting as its first
+    # statement. A refused request (401, 403) touches no database at all, and the setting needs no reset:
+    # it dies with the transaction it was made in. Errors still roll back: the exception handler marks the
+    # transaction (`set_rollback`) before it ends.
+    @transaction.non_atomic_requests
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         with ExitStack() as scope:
+            if transaction.get_connection().in_atomic_block:
+                # Called inside a transaction someone else owns (a test's): a savepoint keeps this request's
+                # rollback (a refusal, an error) to itself, as its own transaction does in production.
+                scope.enter_context(transaction.atomic())
             self._scope = scope
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        # Authenticated and permitted: from here on every query runs as the token's tenant.
+        # Authenticated and permitted: from here on every query runs as the token's tenant, in one transaction.
         self._scope.enter_context(tenant_context(self.principal.tenant))
 
     @property

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponseBase
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
@@ -96,6 +97,17 @@ def _never_called(*args: Any, **kwargs: Any) -> HttpResponseBase:
     raise AssertionError("MethodDispatch routes requests itself; this handler only exists for schema generators.")
 
 
+def _atomic_as_django_would(
+    view: Callable[..., HttpResponseBase], aliases: set[str]
+) -> Callable[..., HttpResponseBase]:
+    """`view` in the request transaction of each database in `aliases` it did not opt out of."""
+    own: set[str] = getattr(view, "_non_atomic_requests", set())
+    for alias in sorted(aliases - own):
+        if connections.settings[alias]["ATOMIC_REQUESTS"]:
+            view = transaction.atomic(using=alias)(view)
+    return view
+
+
 class MethodDispatch:
     """A URL callback that hands each HTTP method to its own view.
 
@@ -105,8 +117,11 @@ class MethodDispatch:
     its own base class (authentication, permissions, tenant context); nothing
     is decided here but which view answers. HEAD follows GET; OPTIONS goes to
     the first view, with an `Allow` header naming every method; any other
-    method is 405 problem+json. Every view runs in the request's transaction
-    (`ATOMIC_REQUESTS`), so a view marked non-atomic is refused.
+    method is 405 problem+json. Django reads the non-atomic mark from the URL's
+    callback (this object), not from the views: so when a view carries it (the
+    tenant views do, they open their own transaction), this object carries it
+    too, and each view without it is wrapped in the transaction Django would
+    have given it (`ATOMIC_REQUESTS`).
 
     The URL walker checks each of `views` like a route of its own; `cls` and
     `initkwargs` let schema generators find the path and document each method
@@ -118,10 +133,10 @@ class MethodDispatch:
     def __init__(self, **views: Callable[..., HttpResponseBase]) -> None:
         if not views:
             raise ImproperlyConfigured("MethodDispatch needs at least one method.")
-        for method, view in views.items():
-            if getattr(view, "_non_atomic_requests", None):
-                # Django reads that mark from the URL's callback (this object), so it would be lost here.
-                raise ImproperlyConfigured(f"MethodDispatch cannot honour the non-atomic view given for {method}.")
+        non_atomic: set[str] = set().union(*(getattr(view, "_non_atomic_requests", set()) for view in views.values()))
+        if non_atomic:
+            self._non_atomic_requests = non_atomic
+            views = {method: _atomic_as_django_would(view, non_atomic) for method, view in views.items()}
         self.views = {method.upper(): view for method, view in views.items()}
         self.allow = ", ".join([*self.views, *(["HEAD"] if "GET" in self.views else []), "OPTIONS"])
         handlers = {method.lower(): _never_called for method in self.views}

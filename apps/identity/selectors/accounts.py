@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import connection
+from django.db.models import Exists, OuterRef
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -23,16 +24,28 @@ def user_get_by_email(*, email: str) -> User | None:
     return User.objects.by_email(email).first()
 
 
-def me_get(*, principal: Principal) -> tuple[User, Tenant, Portal]:
-    """The caller's user, tenant and portal rows for `auth/me/`."""
-    user = user_get_active(user_id=principal.user_id)
+@dataclass(frozen=True)
+class Me:
+    user: User
+    tenant: Tenant
+    portal: Portal
+    mfa_enabled: bool
+
+
+def me_get(*, principal: Principal) -> Me:
+    """The caller's user, tenant and portal rows for `auth/me/`, and whether their account has MFA: two queries."""
+    user = (
+        User.objects.filter(id=principal.user_id, is_active=True)
+        .annotate(_mfa=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)))
+        .first()
+    )
     portal = (
         Portal.objects.select_related("tenant").filter(slug=principal.portal, tenant_id=principal.tenant_id).first()
     )
     if user is None or portal is None:
         # A validly signed token naming no such user or portal (the hot path does not look them up).
         raise AuthenticationFailed("This token names no account or portal that exists; sign in again.")
-    return user, portal.tenant, portal
+    return Me(user=user, tenant=portal.tenant, portal=portal, mfa_enabled=bool(user._mfa))
 
 
 def user_mfa_enabled(*, user: User) -> bool:

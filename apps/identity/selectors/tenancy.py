@@ -30,8 +30,18 @@ def actor_get(*, user_id: UUID | str) -> User:
 
 
 def membership_list(*, tenant: TenantLike) -> QuerySet[Membership]:
-    """The tenant's memberships, oldest first, with user and role in the same query."""
-    return Membership.objects.filter(tenant_id=tenant.id).select_related("user", "role").order_by("created_at", "id")
+    """The tenant's memberships, oldest first, with each user in the same query and the roles in one more.
+
+    The roles come apart (a handful of rows for any page): joined in, the roles table's
+    row-level security policy (system roles OR the tenant's) leaves the planner unable
+    to estimate the join, and it sorted every member of the tenant to return one page.
+    """
+    return (
+        Membership.objects.filter(tenant_id=tenant.id)
+        .select_related("user")
+        .prefetch_related("role")
+        .order_by("created_at", "id")
+    )
 
 
 def role_list(*, tenant: TenantLike) -> QuerySet[Role]:

@@ -83,12 +83,14 @@ def test_member_list_costs_the_same_queries_for_1_20_and_100_rows(api_client, me
         counts[size] = len(ctx.captured_queries)
     assert counts[1] == counts[20] == counts[100], counts
     # The test's wrapping transaction turns the request's atomic block into a savepoint pair;
-    # in production that is BEGIN/COMMIT. What remains: the tenant setting (set and reset, on
-    # PostgreSQL) and one query for the rows.
+    # in production that is BEGIN/COMMIT. What remains: the tenant setting (set, and reset only
+    # inside the test's transaction) and two queries: the page of members with their users, and
+    # the page's roles (selectors.membership_list says why they come apart).
     queries = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"].upper()]
     assert len(queries) <= 4, queries
     rows = [q for q in queries if "set_config" not in q]
-    assert len(rows) == 1, queries
+    assert len(rows) == 2, queries
+    assert "identity_role" in rows[1], queries
     assert "identity_membership" in rows[0]
 
 
