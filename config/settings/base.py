@@ -43,11 +43,13 @@ MIDDLEWARE = [
     "apps.common.middleware.SecurityHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, the session's user and messages: Django's own, skipped on the bearer-only API. (CSRF stays
+    # Django's, by name, so `check --deploy` sees it; API views are exempt and it returns at once there.)
+    "apps.common.browser_middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "apps.common.browser_middleware.AuthenticationMiddleware",
+    "apps.common.browser_middleware.MessageMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
