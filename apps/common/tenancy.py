@@ -106,6 +106,15 @@ def tenant_context(tenant: TenantLike | None) -> Iterator[TenantLike | None]:
     outer = _current.get()
     # A setting made in a transaction we open dies with it: nothing to restore then.
     opens_transaction = not transaction.get_connection().in_atomic_block
+    if not opens_transaction and _same_tenant(outer, tenant):
+        # Already this tenant, in this very transaction (the outer block opened or joined it and is
+        # still inside it): the database setting is already right, so there is nothing to set or restore.
+        same = _current.set(tenant)
+        try:
+            yield tenant
+        finally:
+            _current.reset(same)
+        return
     # Inside a request's transaction no savepoint is needed (and none is paid for);
     # outside one (commands, jobs) this opens the transaction the setting lives in.
     with transaction.atomic(savepoint=False):
@@ -117,6 +126,10 @@ def tenant_context(tenant: TenantLike | None) -> Iterator[TenantLike | None]:
                 _restore(lambda: rls.apply_tenant(outer.id if outer is not None else None))
         finally:
             _current.reset(token)
+
+
+def _same_tenant(outer: TenantLike | None, tenant: TenantLike | None) -> bool:
+    return outer is not None and tenant is not None and str(outer.id) == str(tenant.id)
 
 
 @contextmanager

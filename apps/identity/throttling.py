@@ -34,7 +34,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.crypto import salted_hmac
 from redis.exceptions import RedisError
@@ -70,6 +71,30 @@ def shared_store(message: str = "Sign-in is unavailable right now; try again in 
     except (RedisError, OSError) as exc:
         logger.error("auth.shared_store_unavailable", extra={"error": type(exc).__name__})
         raise ServiceUnavailable(message) from exc
+
+
+def counter_incr(key: str, *, timeout: int) -> int:
+    """Add one to the counter `key` (made at 1, expiring `timeout` seconds after); the new count.
+
+    On Redis one round trip: INCR and EXPIRE NX in one MULTI/EXEC, so the count
+    and its expiry are set together and a later increment never extends it.
+    Other caches (the embedded file cache, tests): add, then an atomic increment.
+    Call inside `shared_store()`.
+    """
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        full = backend.make_and_validate_key(key)
+        pipe = backend._cache.get_client(full, write=True).pipeline()
+        pipe.incr(full)
+        pipe.expire(full, timeout, nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr: a new window
+        cache.set(key, 1, timeout=timeout)
+        return 1
 
 
 def digest(*parts: str) -> str:
@@ -120,12 +145,7 @@ class ScopedAuthThrottle(ScopedRateThrottle):
         key = self.get_cache_key(request, view)
         timeout = math.ceil(self._window_end - self._at) + 1
         with shared_store():
-            cache.add(key, 0, timeout=timeout)
-            try:
-                count = int(cache.incr(key))
-            except ValueError:  # expired between add and incr: a new window
-                cache.set(key, 1, timeout=timeout)
-                count = 1
+            count = counter_incr(key, timeout=timeout)
         return count <= limit
 
     def wait(self) -> float:

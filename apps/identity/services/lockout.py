@@ -50,7 +50,7 @@ from apps.common.exceptions import TooManyRequests
 from apps.identity import metrics
 from apps.identity.models import User, canonical_email
 from apps.identity.services.audit import audit_record
-from apps.identity.throttling import digest, shared_store
+from apps.identity.throttling import counter_incr, digest, shared_store
 
 logger = logging.getLogger("atrium.auth")
 
@@ -147,12 +147,7 @@ def failure_count(key: str, *, window: int, sliding: bool = False) -> int:
 
     `sliding`: after the latest failure instead, so a slow guesser is not forgotten between tries.
     """
-    cache.add(key, 0, timeout=window)
-    try:
-        count = int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        count = 1
+    count = counter_incr(key, timeout=window)
     if sliding:
         cache.touch(key, timeout=window)
     return count

@@ -182,6 +182,7 @@ def refresh_rotate(*, raw: str, client: ClientInfo) -> IssuedTokens:
     if row is None:
         raise TokenInvalid("The refresh token is invalid.")
     session = row.session
+    session.portal.tenant = session.tenant  # one tenant, already loaded: admission reads it from the portal
     if not session.is_live or revocation.session_predates_revocation(
         user_id=session.user_id, tenant_id=session.tenant_id, started=session.created_at.timestamp()
     ):
@@ -195,7 +196,8 @@ def refresh_rotate(*, raw: str, client: ClientInfo) -> IssuedTokens:
         metrics.refresh_reused()
         session_revoke(session=session, reason="refresh_reuse", actor=session.user, ip=client.ip)
         raise TokenInvalid("This refresh token was already used; the session has been ended.")
-    with transaction.atomic():
+    # One transaction that starts as the session's tenant: admission reads the membership in it for free.
+    with tenant_context(session.tenant):
         try:
             membership: Membership | None = admitted_membership(user=session.user, portal=session.portal)
         except PermissionDenied:

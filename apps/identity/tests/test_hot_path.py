@@ -145,6 +145,24 @@ def test_refresh_runs_the_same_statements_however_many_sessions_the_user_has(ten
     assert counts[0] == counts[20], counts
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("rbac_seeded")
+def test_refresh_rotates_in_six_statements_with_one_tenant_setting(tenant, portal, member):
+    """Find the token, take it (the conditional UPDATE that makes one of two racers win), read the
+    membership as the tenant, touch the session, store the next token."""
+    user = member("admin")
+    with tenant_context(tenant):
+        membership = Membership.objects.select_related("role").get(user=user)
+    refresh = sessions.session_start(
+        user=user, membership=membership, portal=portal, amr=["pwd"], client=sessions.ClientInfo()
+    ).refresh
+    with statements() as sql:
+        response = APIClient().post(REFRESH, {"refresh": refresh}, format="json")
+    assert response.status_code == 200, response.content
+    assert len(sql) <= 6, sql
+    assert len([s for s in sql if "set_config" in s]) == 1, sql
+
+
 # --- refused requests cost no SQL, a tenant request one setting ------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from uuid import uuid4
 
 import pytest
 from django.core.cache import caches
@@ -178,3 +179,29 @@ def test_throttle_key_holds_no_client_address(rates, timer):
         keys = [k for k in backend._cache if ":auth:throttle:" in k]  # type: ignore[attr-defined]
     assert keys
     assert all("192.0.2.77" not in k and ":auth:throttle:register:" in k for k in keys)
+
+
+@pytest.mark.redis
+def test_a_count_is_one_round_trip_and_keeps_its_first_expiry(monkeypatch):
+    import redis.connection
+
+    from apps.identity.throttling import counter_incr, shared_store
+
+    backend = caches["default"]
+    assert isinstance(backend, RedisCache)
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        sent.append(command)
+        return original(self, command, check_health)
+
+    key = f"test:counter:{uuid4().hex}"
+    with shared_store():
+        assert counter_incr(key, timeout=30) == 1
+        monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+        assert counter_incr(key, timeout=3600) == 2
+    assert len(sent) == 1
+    full = backend.make_and_validate_key(key)
+    ttl = backend._cache.get_client(full).ttl(full)
+    assert 0 < ttl <= 30  # the second count did not stretch the window
