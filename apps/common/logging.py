@@ -9,6 +9,7 @@ widen the set of redacted keys and patterns.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -79,24 +80,37 @@ _RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asc
 _KEY_PARTS = re.compile(r"[^a-z0-9]+")
 
 
-def _profiles() -> list[str]:
-    return [p.strip().lower() for p in getattr(settings, "COMPLIANCE_PROFILES", []) if p.strip()]
+def _profiles() -> tuple[str, ...]:
+    return tuple(p.strip().lower() for p in getattr(settings, "COMPLIANCE_PROFILES", []) if p.strip())
 
 
 def sensitive_keys() -> frozenset[str]:
+    return _keys_of(_profiles())
+
+
+def _text_patterns() -> tuple[re.Pattern[str], ...]:
+    return _patterns_of(_profiles())
+
+
+# Built once per set of compliance profiles (every log record asks), not once per record.
+@functools.lru_cache(maxsize=16)
+def _keys_of(profiles: tuple[str, ...]) -> frozenset[str]:
     keys = set(BASE_SENSITIVE_KEYS)
-    for profile in _profiles():
+    for profile in profiles:
         keys |= PROFILE_SENSITIVE_KEYS.get(profile, frozenset())
     return frozenset(keys)
 
 
-def _text_patterns() -> tuple[re.Pattern[str], ...]:
+@functools.lru_cache(maxsize=16)
+def _patterns_of(profiles: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     found: list[re.Pattern[str]] = []
-    for profile in _profiles():
+    for profile in profiles:
         found.extend(p for p in PROFILE_TEXT_PATTERNS.get(profile, ()) if p not in found)
     return tuple(found)
 
 
+# Log records carry the same few field names over and over: each is judged once per set of keys.
+@functools.lru_cache(maxsize=2048)
 def _is_sensitive(key: str, keys: frozenset[str]) -> bool:
     lowered = key.lower()
     if lowered in EXACT_SENSITIVE_KEYS:
