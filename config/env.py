@@ -98,3 +98,5 @@ SINGLE_PROCESS: bool = env.bool("ATRIUM_SINGLE_PROCESS", default=False)
 CACHE_DIR = VAR_DIR / "cache"
 # Overrides of the API throttle rates, e.g. ATRIUM_THROTTLE_RATES="login=10/min,register=5/hour".
 THROTTLE_RATES: dict[str, str] = env.dict("ATRIUM_THROTTLE_RATES", default={})
+# `make bench` only: serve the bench controls under /bench/ (benchmarks/controls, docs/performance.md).
+BENCH_CONTROLS: bool = env.bool("BENCH_CONTROLS", default=False)

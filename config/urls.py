@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from apps.common import views as common_views
 from apps.identity.api.auth_views import JWKSView
+from config import env as E
 
 urlpatterns = [
     path("healthz", common_views.healthz, name="healthz"),
@@ -16,6 +17,8 @@ urlpatterns = [
     path("api/v1/identity/", include("apps.identity.api.urls")),
     path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
 ]
+if E.BENCH_CONTROLS:  # `make bench` only: the controls it compares against (docs/performance.md)
+    urlpatterns.append(path("bench/", include("benchmarks.controls.urls")))
 
 handler400 = "apps.common.errors.handler400"
 handler403 = "apps.common.errors.handler403"

@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "apps.portals",
     "django_rq",
 ]
+if E.BENCH_CONTROLS:  # `make bench` only (docs/performance.md)
+    INSTALLED_APPS.append("benchmarks.controls")
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",

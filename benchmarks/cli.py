@@ -1,0 +1,373 @@
+"""`python -m benchmarks` (`make bench`): one command, every number a ratio measured in the same run.
+
+The steps, each printed with the seconds since the start:
+
+1. prerequisites: wrk (apt-get installs it when missing), DATABASE_URL (the operator role, on
+   PostgreSQL), the web role `<operator>_web`, REDIS_URL;
+2. a fresh database `<db>_bench` (dropped at the end), migrated and `seed_rbac`ed as the
+   operator, then seeded with SQL set operations (benchmarks/seed.py);
+3. gunicorn with config/gunicorn.conf.py as the web role, DEBUG off, the bench controls on;
+4. the SQL probe: statements per request of each flow, and the list queries' plans;
+5. tokens minted through the services (benchmarks/tasks.py), just before measuring;
+6. the passes: every flow, in turn, under wrk; then RSS of the workers;
+7. `create_tenant` timing, as the operator;
+8. the results: var/bench/<UTC time>.json, latest.json, latest.md, latest.svg.
+
+docs/performance.md explains the flows, the controls, the targets and how to read the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from benchmarks import load, prereq, report, results, seed
+from benchmarks import server as srv
+from benchmarks.load import FLOW_NAMES, FLOWS, Flow
+from benchmarks.runner import Child, RefreshPool, Run, spread
+from config import env as E
+from config.env import BASE_DIR
+
+SCALES: dict[str, dict[str, int]] = {
+    "full": {
+        "tenants": 1000,
+        "events": 1000,
+        "big_events": 1_000_000,
+        "create_tenants": 1000,
+        "passes": 3,
+        "duration": 5,
+        "warmup": 1,
+    },
+    "small": {
+        "tenants": 20,
+        "events": 100,
+        "big_events": 20_000,
+        "create_tenants": 200,
+        "passes": 3,
+        "duration": 5,
+        "warmup": 1,
+    },
+    "tiny": {
+        "tenants": 3,
+        "events": 20,
+        "big_events": 200,
+        "create_tenants": 5,
+        "passes": 1,
+        "duration": 1,
+        "warmup": 0,
+    },
+}
+SPREAD = 200  # at most this many tenants' users hold the tokens of one flow
+BIG_SESSIONS = 16
+ACCESS_MAX_AGE_S = 10 * 60  # access tokens live 15 minutes: re-mint before that
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--scale", choices=sorted(SCALES), default="full", help="data and run size (default full)")
+    p.add_argument("--tenants", type=int, help="tenants of 3 users (full: 1000)")
+    p.add_argument("--events", type=int, help="audit events per tenant (full: 1000)")
+    p.add_argument("--big-events", type=int, help="audit events of the big tenant (full: 1000000)")
+    p.add_argument("--passes", type=int, help="passes over every flow (default 3)")
+    p.add_argument("--duration", type=int, help="seconds per flow per pass (default 5)")
+    p.add_argument("--warmup", type=int, help="seconds of unmeasured load before each run (default 1)")
+    p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    p.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    p.add_argument("--login-connections", type=int, help="wrk connections for login (default: one per worker)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="gunicorn workers (default: cores)")
+    p.add_argument("--create-tenants", type=int, help="tenant_create calls to time (full: 1000)")
+    p.add_argument("--flows", help=f"comma-separated subset of {','.join(FLOW_NAMES)} (bare is always run)")
+    p.add_argument("--out", default=str(BASE_DIR / "var" / "bench"), help="results directory (default var/bench)")
+    p.add_argument("--db-name", help="the bench's own database (default: DATABASE_URL's name + _bench)")
+    p.add_argument("--web-role", help="the role gunicorn connects as (default: the operator's name + _web)")
+    p.add_argument("--keep-db", action="store_true", help="leave the bench database (and work files) behind")
+    args = p.parse_args(argv)
+    for key, value in SCALES[args.scale].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.login_connections = args.login_connections or args.workers
+    wanted = set(FLOW_NAMES if not args.flows else args.flows.split(",")) | {"bare"}
+    if "list" in wanted:
+        wanted.add("stock")
+    unknown = wanted - set(FLOW_NAMES)
+    if unknown:
+        p.error(f"unknown flows: {', '.join(sorted(unknown))}")
+    args.flow_list = [f for f in FLOWS if f.name in wanted]
+    return args
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def prepare(run: Run) -> dict[str, Any]:
+    """Prerequisites, the fresh database, seeding; gunicorn launched meanwhile. Returns the password check."""
+    args = run.args
+    run.step("prerequisites: wrk, DATABASE_URL (operator role, PostgreSQL), the web role, REDIS_URL")
+    run.wrk = prereq.ensure_wrk()
+    run.db = prereq.database_from(E.DATABASE_URL, name=args.db_name, web_role=args.web_role)
+    prereq.check_redis(E.REDIS_URL)
+    run.work.mkdir(parents=True, exist_ok=True)
+    (run.work / "lines").mkdir(exist_ok=True)
+    run.step(f"database {run.db.name}: (re)created by {run.db.operator}; gunicorn will connect as {run.db.web_role}")
+    seed.recreate_database(run.db.maintenance_url, run.db.name, run.db.operator)
+    seed.grant_web_role(run.db.operator_url, run.db.name, run.db.operator, run.db.web_role)
+    run.step("migrate + seed_rbac (operator role); meanwhile `manage.py jwt_keys add` and the password hash")
+    keys = run.manage("jwt_keys", "add", wait=False)
+    hashing = run.start_task("hash", "--password", seed.PASSWORD, "--repeat", "5", web=False)
+    run.manage("migrate", "--noinput")
+    run.manage("seed_rbac")
+    run.finish(keys)
+    hashed: dict[str, Any] = run.finish(hashing)
+    run.step(
+        f"one check_password ({hashed['algorithm']}): {hashed['check_cpu_ms']} ms CPU, {hashed['check_wall_ms']} ms "
+        f"wall; gunicorn: {args.workers} sync workers as {run.db.web_role}, DEBUG off, BENCH_CONTROLS=1"
+    )
+    run.server = srv.launch(run.env(web=True), args.workers, run.work / "gunicorn.log")
+    shape = seed.Shape(tenants=args.tenants, events=args.events, big_events=args.big_events)
+    run.seeded = seed.seed(run.db.operator_url, shape, hashed.pop("hash"), run.step)
+    seed.grant_web_role(run.db.operator_url, run.db.name, run.db.operator, run.db.web_role)
+    return hashed
+
+
+def start_probe(run: Run) -> Child:
+    """SQL statements per request of each flow, and the list queries' plans (web role, in-process)."""
+    first, big = seed.tenant_slug(1), seed.BIG_SLUG
+    identities = {
+        "admin": [seed.email("admin", first), first],
+        "member": [seed.email("member", first), first],
+        "big": [seed.email("admin", big), big],
+        "owner": [seed.email("owner", first), first],
+    }
+    login = json.dumps({"email": seed.email("owner", first), "password": seed.PASSWORD, "portal": first})
+    flows = []
+    for flow in run.args.flow_list:
+        item: dict[str, Any] = {"flow": flow.name, "method": flow.method, "path": flow.path, "expect": flow.expect}
+        if flow.source in {"admin", "member", "big"}:
+            item["auth"] = flow.source
+        elif flow.source == "login":
+            item["body"] = login
+        elif flow.source == "refresh":
+            item["refresh_of"] = "owner"
+        flows.append(item)
+    lists = {
+        "audit-events": ("/api/v1/identity/audit-events/", "identity_auditevent"),
+        "members": ("/api/v1/identity/members/", "identity_membership"),
+        "invitations": ("/api/v1/identity/invitations/", "identity_invitation"),
+        "roles": ("/api/v1/identity/roles/", "identity_role"),
+        "portals": ("/api/v1/identity/portals/", "identity_portal"),
+    }
+    tenants = {"admin": f"{first} ({run.args.events:,} events)", "big": f"{big} ({run.args.big_events:,} events)"}
+    explain = [
+        {"endpoint": name, "path": path, "table": table, "auth": who, "tenant": label}
+        for name, (path, table) in lists.items()
+        for who, label in tenants.items()
+    ]
+    run.step("SQL probe: one request per flow in a Django process as the web role; EXPLAIN of the list queries")
+    return run.start_task("probe", web=True, spec={"identities": identities, "flows": flows, "explain": explain})
+
+
+def mint_access(run: Run, pool: RefreshPool | None = None) -> dict[str, Path]:
+    args, lines = run.args, run.work / "lines"
+    files = {name: lines / f"{name}.txt" for name in ("admin", "member", "big")}
+    for path in files.values():
+        path.unlink(missing_ok=True)
+    jobs = [
+        {
+            "file": str(files["admin"]),
+            "kind": "access",
+            "count": max(2, min(SPREAD, args.tenants)),
+            "users": spread("admin", SPREAD, args.tenants),
+        },
+        {
+            "file": str(files["member"]),
+            "kind": "access",
+            "count": max(2, min(SPREAD, args.tenants)),
+            "users": spread("member", SPREAD, args.tenants),
+        },
+        {
+            "file": str(files["big"]),
+            "kind": "access",
+            "count": BIG_SESSIONS,
+            "users": [[seed.email("admin", seed.BIG_SLUG), seed.BIG_SLUG]],
+        },
+    ]
+    first_refresh = args.warmup + args.duration  # pass 1: warm-up and measured run; later ones top up
+    refresh_jobs = pool.plan(first_refresh) if pool is not None else []
+    run.mint(jobs + refresh_jobs)
+    run.access_minted_at = time.monotonic()
+    if refresh_jobs and pool is not None:
+        run.step(f"refresh pool: {pool.absorb()} single-use refresh tokens for pass 1")
+    logins = lines / "login.txt"
+    logins.write_text(
+        "".join(
+            json.dumps({"email": email, "password": seed.PASSWORD, "portal": portal}) + "\n"
+            for role in ("owner", "admin", "member")
+            for email, portal in spread(role, SPREAD, args.tenants)
+        )
+    )
+    files["login"] = logins
+    counts = {name: len(files[name].read_text().splitlines()) for name in ("admin", "member", "big")}
+    run.step(
+        f"access tokens minted through services.sessions.session_start: {counts['admin']} admins, "
+        f"{counts['member']} members, {counts['big']} sessions of {seed.BIG_SLUG}"
+    )
+    return files
+
+
+def refresh_pool(run: Run) -> RefreshPool | None:
+    if not any(f.name == "refresh" for f in run.args.flow_list):
+        return None
+    return RefreshPool(
+        run, [u for role in ("owner", "admin", "member") for u in spread(role, SPREAD, run.args.tenants)]
+    )
+
+
+def passes(run: Run, files: dict[str, Path], pool: RefreshPool | None) -> list[dict[str, Any]]:
+    args = run.args
+    assert run.server is not None
+    done: list[dict[str, Any]] = []
+    flows = list(args.flow_list)
+    for number in range(1, args.passes + 1):
+        if time.monotonic() - run.access_minted_at > ACCESS_MAX_AGE_S:
+            files.update(mint_access(run))
+        order = flows[(number - 1) % len(flows) :] + flows[: (number - 1) % len(flows)]
+        runs = []
+        for flow in order:
+            runs.append(measure(run, flow, files, pool, number))
+        done.append({"pass": number, "runs": runs})
+    return done
+
+
+def measure(run: Run, flow: Flow, files: dict[str, Path], pool: RefreshPool | None, number: int) -> dict[str, Any]:
+    args = run.args
+    assert run.server is not None
+    connections = args.login_connections if flow.name == "login" else args.connections
+    result: dict[str, Any] = {}
+    later = (args.warmup + args.duration) * (args.passes - number)  # refreshing still to come after this pass
+    for warming, seconds in ((True, args.warmup), (False, args.duration)):
+        if seconds <= 0:
+            continue
+        lines = files.get(flow.source) if flow.source else None
+        if flow.source == "refresh" and pool is not None:
+            pool.ensure(seconds, later + (args.duration if warming else 0))
+            lines = pool.write()
+        result = load.run(
+            wrk=run.wrk,
+            flow=flow,
+            server=run.server,
+            dbname=run.db.name,
+            lines=lines,
+            threads=args.threads,
+            connections=connections,
+            seconds=seconds,
+        )
+        if flow.source == "refresh" and pool is not None:
+            pool.consumed(result)
+    result["pass"] = number
+    flags = []
+    if result["unexpected_status"]:
+        flags.append(f"{result['unexpected_status']} answers not {flow.expect}")
+    if result["transport_errors"]:
+        flags.append(f"{result['transport_errors']} socket errors")
+    if result["reused_lines"] and flow.source == "refresh":
+        flags.append(f"{result['reused_lines']} refresh tokens sent twice (pool ran out)")
+    run.step(
+        f"pass {number}/{args.passes} {flow.name:<12} {result['rps']:9.1f} req/s  p50 {result['p50_ms']:7.2f} ms  "
+        f"p99 {result['p99_ms']:7.2f} ms  app {result['cpu_ms_per_req']} ms/req  "
+        f"db {result['pg_cpu_ms_per_req']} ms/req" + (f"  !! {'; '.join(flags)}" if flags else "")
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    run = Run(args)
+    run.load_before = [round(x, 2) for x in os.getloadavg()]
+    ok = False
+    try:
+        hash_ref = prepare(run)
+        assert run.server is not None
+        # The probe and the minting run while gunicorn boots: set-up, nothing is measured yet.
+        probing = start_probe(run)
+        pool = refresh_pool(run)
+        files = mint_access(run, pool)
+        probed: dict[str, Any] = run.finish(probing)
+        srv.wait_ready(run.server)
+        for name, seen in probed["flows"].items():
+            if seen["status"] != seen["expected"]:
+                run.step(f"!! probe: {name} answered {seen['status']}, expected {seen['expected']}")
+        raw = passes(run, files, pool)
+        workers = [v for v in (srv.rss_mb(p) for p in run.server.worker_pids()) if v is not None]
+        rss: dict[str, Any] = {
+            "workers": workers,
+            "master": srv.rss_mb(run.server.process.pid),
+            "max": max(workers) if workers else None,
+            "mean": round(sum(workers) / len(workers), 1) if workers else None,
+        }
+        run.server.stop()
+        run.step(f"create_tenant: {args.create_tenants} calls of services.tenants.tenant_create (operator role)")
+        created: dict[str, Any] = {"count": 0}
+        if args.create_tenants > 0:
+            created = run.task("create-tenants", "--count", str(args.create_tenants), "--warmup", "3", web=False)
+        created["django_tenants_reported_ms"] = report.DJANGO_TENANTS_REPORTED_MS
+        created["django_tenants_note"] = (
+            "external figure, not measured here: django-tenants creates and migrates a schema per tenant, "
+            "reported at about 1 s per tenant"
+        )
+        names = [f.name for f in args.flow_list]
+        queries = {name: probed["flows"][name]["statements"] for name in names}
+        report.pass_ratios(raw)
+        flows, medians = report.flows_summary(names, raw, queries)
+        result: dict[str, Any] = {
+            "machine": results.machine(run),
+            "flows": flows,
+            "scale": {
+                "explain": probed["explain"],
+                "statements": probed["flows"],
+                "password_check": hash_ref,
+                "seed_seconds": run.seeded,
+                "notes": results.notes(probed),
+            },
+            "create_tenant_ms": created,
+            "rss_mb": rss,
+            "passes": raw,
+            "targets": [],
+        }
+        result["targets"] = report.targets(flows, created, rss, hash_ref)
+        out = results.write(run, result, medians)
+        met = sum(1 for t in result["targets"] if t["met"])
+        run.step(
+            f"done: {met}/{len(result['targets'])} targets met; results in {out}/latest.json, latest.md, latest.svg"
+        )
+        ok = True
+        return 0
+    except prereq.PrerequisiteMissing as missing:
+        print(missing.message, file=sys.stderr, flush=True)
+        return 2
+    except Exception:  # noqa: BLE001 - reported with the work directory, then the cleanup below
+        traceback.print_exc()
+        print(f"make bench: failed; logs are in {run.work}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        if run.server is not None:
+            run.server.stop()
+        if not args.keep_db and getattr(run, "db", None) is not None:
+            try:
+                seed.drop_database(run.db.maintenance_url, run.db.name)
+            except psycopg.Error as exc:
+                print(f"could not drop {run.db.name}: {exc}", file=sys.stderr)
+        if ok and not args.keep_db:
+            shutil.rmtree(run.work, ignore_errors=True)

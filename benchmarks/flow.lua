@@ -1,0 +1,72 @@
+-- One wrk script for every flow of `make bench` (benchmarks/load.py starts wrk with it).
+--
+--   wrk ... -s benchmarks/flow.lua URL -- MODE FILE METHOD PATH THREADS
+--
+-- MODE static: the same request every time (no FILE: "-").
+-- MODE bearer: FILE holds one access token per line, sent as `Authorization: Bearer <token>`.
+-- MODE json:   FILE holds one JSON body per line (login bodies, `{"refresh": ...}`), POSTed in turn.
+--
+-- Each thread takes its own contiguous slice of FILE and goes through it in order, so with
+-- single-use refresh tokens no token is sent twice unless a slice runs out (then it wraps, and
+-- done() reports how many were sent again). done() prints one line, `BENCH_JSON {...}`: the
+-- counts, errors, and wrk's latency distribution in microseconds.
+
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  mode, file, method, path = args[1], args[2], args[3], args[4]
+  local nthreads = tonumber(args[5]) or 1
+  used, nitems, items, idx = 0, 0, {}, 0
+  if mode == "static" then
+    fixed = wrk.format(method, path)
+    return
+  end
+  local all = {}
+  for line in io.lines(file) do
+    if #line > 0 then all[#all + 1] = line end
+  end
+  local per = math.floor(#all / nthreads)
+  local first = tid * per + 1
+  local last = first + per - 1
+  if tid == nthreads - 1 then last = #all end
+  for i = first, last do items[#items + 1] = all[i] end
+  if #items == 0 then items = all end -- fewer lines than threads: share them
+  nitems = #items
+end
+
+function request()
+  used = used + 1
+  if fixed then return fixed end
+  idx = idx + 1
+  if idx > nitems then idx = 1 end
+  local item = items[idx]
+  if mode == "bearer" then
+    return wrk.format(method, path, { ["Authorization"] = "Bearer " .. item })
+  end
+  return wrk.format(method, path, { ["Content-Type"] = "application/json" }, item)
+end
+
+function done(summary, latency, requests)
+  local per_thread = {}
+  for _, t in ipairs(threads) do
+    per_thread[#per_thread + 1] = string.format('{"used": %d, "items": %d}', t:get("used"), t:get("nitems"))
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
+    '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, ' ..
+    '"latency_us": {"mean": %.1f, "stdev": %.1f, "min": %.1f, "max": %.1f, "p50": %.1f, "p90": %.1f, "p99": %.1f}, ' ..
+    '"threads": [%s]}\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency.mean, latency.stdev, latency.min, latency.max,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    table.concat(per_thread, ", ")))
+end
