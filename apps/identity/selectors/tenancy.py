@@ -62,6 +62,11 @@ def invitation_list(*, tenant: TenantLike) -> QuerySet[Invitation]:
     )
 
 
+def invitation_live_pending_list() -> QuerySet[Invitation]:
+    """The current tenant's live invitations: pending and not expired (each holds a seat)."""
+    return Invitation.objects.filter(status=Invitation.Status.PENDING, expires_at__gt=timezone.now())
+
+
 def invitation_display_status(invitation: Invitation) -> str:
     """`pending`, or `expired` for a pending invitation past its time."""
     if invitation.status == Invitation.Status.PENDING and invitation.expires_at <= timezone.now():

@@ -34,7 +34,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Final
 from uuid import UUID
 
@@ -42,7 +42,6 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.common.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
@@ -51,6 +50,7 @@ from apps.common.mail import mail_send_job
 from apps.common.tenancy import TenantLike, tenant_context
 from apps.identity.models import Invitation, InvitationToken, Membership, Portal, Role, Tenant, User
 from apps.identity.permissions import INVITE_MEMBER
+from apps.identity.selectors.tenancy import invitation_live_pending_list
 from apps.identity.services.audit import audit_record
 from apps.identity.services.grants import actor_require, require_may_grant
 from apps.identity.services.proof import unproved_account_reset
@@ -68,10 +68,6 @@ MAIL_TEMPLATE: Final = "identity/mail/invitation"
 
 def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _live_pending(now: datetime | None = None) -> QuerySet[Invitation]:
-    return Invitation.objects.filter(status=Invitation.Status.PENDING, expires_at__gt=now or timezone.now())
 
 
 # --------------------------------------------------------------------------- create and revoke
@@ -94,7 +90,7 @@ def invitation_create(*, tenant: Tenant, actor: User, email: str, role: str, ip:
     require_may_grant(tenant=tenant, mine=mine, role=target, what="invite someone to a role with")
     if Membership.objects.filter(user__email__iexact=email).exists():
         raise Conflict("This person is already a member of the organisation.")
-    if _live_pending().filter(email__iexact=email).exists():
+    if invitation_live_pending_list().filter(email__iexact=email).exists():
         raise Conflict("This e-mail already has a pending invitation; revoke it to send a new one.")
     if not Portal.objects.filter(tenant_id=tenant.id).exists():
         raise Conflict("The organisation has no portal in which an invitation could be accepted.")

@@ -16,20 +16,17 @@ last one.
 
 from __future__ import annotations
 
-from django.utils import timezone
-
 from apps.common.exceptions import Conflict
 from apps.common.tenancy import TenantLike
 from apps.identity import plugs
 from apps.identity.models import Invitation, Membership, Tenant
+from apps.identity.selectors.tenancy import invitation_live_pending_list
 
 
 def seats_used(*, tenant: TenantLike, excluding: Invitation | None = None) -> int:
     """Active members plus live pending invitations of `tenant` (but `excluding`)."""
     members = Membership.objects.filter(tenant_id=tenant.id, status=Membership.Status.ACTIVE).count()
-    pending = Invitation.objects.filter(
-        tenant_id=tenant.id, status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
-    )
+    pending = invitation_live_pending_list().filter(tenant_id=tenant.id)
     if excluding is not None:
         pending = pending.exclude(id=excluding.id)
     return members + pending.count()
