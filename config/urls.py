@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from apps.common import views as common_views
 from apps.identity.api.auth_views import JWKSView
+from apps.portals.views.pages import landing
 from config import env as E
 
 urlpatterns = [
@@ -16,6 +17,8 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/identity/", include("apps.identity.api.urls")),
     path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
+    path("portal/<slug:slug>/", include("apps.portals.urls")),
+    path("", landing, name="landing"),
 ]
 if E.BENCH_CONTROLS:  # `make bench` only: the controls it compares against (docs/performance.md)
     urlpatterns.append(path("bench/", include("benchmarks.controls.urls")))

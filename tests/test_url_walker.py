@@ -26,13 +26,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.views import APIView
 
 from apps.identity.api import base
 from apps.identity.api.base import PublicAPIView, TenantAPIView, TenantViewSet
 from apps.identity.api.views import MethodDispatch
+from apps.identity.rbac.catalogue import ensure_declared
 from apps.identity.rbac.view_coverage import uncovered_actions, view_actions
+from apps.portals.base import PortalPage, PublicPortalPage
+from apps.portals.navigation import SIGNED_IN
 
 # Views that are not on a base class: service endpoints, each with its reason (dotted path of the view).
 PUBLIC_ENDPOINTS: dict[str, str] = {
@@ -42,6 +46,8 @@ PUBLIC_ENDPOINTS: dict[str, str] = {
     "apps.common.views.ServiceInfoView": "API root: name, version and links to the schema and docs",
     "drf_spectacular.views.SpectacularAPIView": "the OpenAPI document is public (docs/api.md)",
     "drf_spectacular.views.SpectacularSwaggerSplitView": "Swagger UI over the public schema (docs/api.md)",
+    "apps.portals.views.pages.landing": "the start page: names no tenant, a form to go to a portal",
+    "django.views.generic.base.RedirectView": "/portal/<slug>/ redirects to the dashboard, which checks",
 }
 
 # `PublicAPIView`s: no authentication, so each is listed with the reason docs/api.md makes it public.
@@ -58,6 +64,14 @@ PUBLIC_API_VIEWS: dict[str, str] = {
     "apps.identity.api.account_views.PasswordResetView": "always 202; reveals nothing",
     "apps.identity.api.account_views.PasswordResetConfirmView": "the mailed reset token is the authentication",
     "apps.identity.api.invitations.InvitationAcceptView": "the invitation token is the authentication",
+}
+
+# Portal pages nobody needs to be signed in for, each with its reason (docs/api.md, "Portal UI").
+PUBLIC_PORTAL_PAGES: dict[str, str] = {
+    "apps.portals.views.pages.ThemeStylesheet": "the portal's colours: the login page needs them too",
+    "apps.portals.views.auth.LoginPage": "signing in: the credentials are the authentication",
+    "apps.portals.views.auth.LoginCodePage": "the second factor of a sign-in in progress (its mfa_token)",
+    "apps.portals.views.auth.LoginEnrolPage": "forced enrolment of a sign-in in progress (its enrolment mfa_token)",
 }
 
 # Tenant views whose authentication differs from the base's bearer, and why.
@@ -87,7 +101,8 @@ class Route:
 
     @property
     def view_class(self) -> type | None:
-        return getattr(self.callback, "cls", None)
+        # DRF's as_view() leaves `cls`; Django's (the portal pages) leaves `view_class`.
+        return getattr(self.callback, "cls", None) or getattr(self.callback, "view_class", None)
 
     @property
     def label(self) -> str:
@@ -146,9 +161,32 @@ def test_the_walker_sees_the_routes_it_should():
 # --------------------------------------------------------------------------- the checks
 
 
+def portal_page_problems(route: Route, cls: type) -> list[str]:
+    """A portal page: under /portal/<slug>/, and either public for a reason or declaring its permission."""
+    problems = []
+    if not route.route.startswith("portal/<slug:slug>/"):
+        problems.append(f"{route.label}: portal pages live under /portal/<slug>/")
+    if issubclass(cls, PublicPortalPage):
+        if route.label not in PUBLIC_PORTAL_PAGES:
+            problems.append(
+                f"{route.label} (/{route.route}) is a PublicPortalPage: no sign-in at all. List it in "
+                "PUBLIC_PORTAL_PAGES with the reason, or make it a PortalPage with a permission."
+            )
+        return problems
+    permission = getattr(cls, "permission", "")
+    if permission != SIGNED_IN:
+        try:
+            ensure_declared(permission)
+        except ImproperlyConfigured as exc:
+            problems.append(f"{route.label}: permission {permission!r} is not a declared code ({exc})")
+    return problems
+
+
 def route_problems(route: Route) -> list[str]:
     """Why `route`'s view is not acceptable (empty when it is)."""
     cls = route.view_class
+    if cls is not None and issubclass(cls, (PortalPage, PublicPortalPage)):
+        return portal_page_problems(route, cls)
     if cls is None or not issubclass(cls, BASE_CLASSES):
         if route.label in PUBLIC_ENDPOINTS:
             return []
@@ -230,10 +268,15 @@ def test_no_view_overrides_the_scoping_or_the_checks(cls: type):
 
 def test_allow_lists_name_only_routed_views():
     routed = {r.label for r in ROUTES}
-    for listed in (PUBLIC_ENDPOINTS, PUBLIC_API_VIEWS, AUTHENTICATION_EXCEPTIONS):
+    for listed in (PUBLIC_ENDPOINTS, PUBLIC_API_VIEWS, PUBLIC_PORTAL_PAGES, AUTHENTICATION_EXCEPTIONS):
         stale = sorted(set(listed) - routed)
         assert stale == [], f"listed but not routed (remove them): {stale}"
-    for reason in (*PUBLIC_ENDPOINTS.values(), *PUBLIC_API_VIEWS.values(), *AUTHENTICATION_EXCEPTIONS.values()):
+    for reason in (
+        *PUBLIC_ENDPOINTS.values(),
+        *PUBLIC_API_VIEWS.values(),
+        *PUBLIC_PORTAL_PAGES.values(),
+        *AUTHENTICATION_EXCEPTIONS.values(),
+    ):
         assert reason.strip(), "every allow-list entry needs its reason"
 
 
@@ -336,3 +379,33 @@ def test_the_walker_flags_unlisted_public_and_plain_views():
     assert route_problems(_route(_Plain.as_view()))
     assert route_problems(_route(lambda request: None))
     assert route_problems(_route(_Scoped.as_view(), route="portal/x/"))  # bearer views only under /api/v1/
+
+
+class _UndeclaredPage(PortalPage):
+    permission = "identity.no_such_code"
+
+
+class _UnlistedPublicPage(PublicPortalPage):
+    pass
+
+
+def _portal_route(cls: type, route: str = "portal/<slug:slug>/x/") -> Route:
+    return Route(route, "x", cls.as_view())
+
+
+def test_the_walker_refuses_a_portal_page_with_an_undeclared_permission():
+    assert any("not a declared code" in p for p in route_problems(_portal_route(_UndeclaredPage)))
+
+
+def test_the_walker_refuses_an_unlisted_public_portal_page_and_one_outside_the_portal():
+    assert any("PUBLIC_PORTAL_PAGES" in p for p in route_problems(_portal_route(_UnlistedPublicPage)))
+    assert any("under /portal/<slug>/" in p for p in route_problems(_portal_route(_UndeclaredPage, "elsewhere/")))
+
+
+def test_a_portal_page_cannot_take_over_the_checks():
+    with pytest.raises(TypeError, match="overrides dispatch"):
+
+        class _Sneaky(PortalPage):  # pragma: no cover - refused when defined
+            permission = SIGNED_IN
+
+            def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any: ...

@@ -138,6 +138,11 @@ else:
         }
     }
 
+# Portal sign-ins live in the Django session (apps.portals.session_store): read from the cache, kept in the
+# database too, so a cache flush signs nobody out. The session row is not the authority: every request
+# re-checks the browser session it names (identity.services.browser_sessions).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

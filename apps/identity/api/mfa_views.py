@@ -48,6 +48,7 @@ from apps.identity.models import User
 from apps.identity.principal import Principal, TenantRef
 from apps.identity.selectors.accounts import user_get_active
 from apps.identity.services import mfa
+from apps.identity.services.sessions import session_start
 from apps.identity.throttling import MFA_VERIFY
 
 # --------------------------------------------------------------------------- authentication
@@ -134,7 +135,10 @@ class MfaVerifyView(PublicAPIView):
         data = MfaVerifyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         tokens = mfa.mfa_verify(
-            mfa_token=data.validated_data["mfa_token"], code=data.validated_data["code"], client=_client(request)
+            mfa_token=data.validated_data["mfa_token"],
+            code=data.validated_data["code"],
+            client=_client(request),
+            start=session_start,
         )
         return sign_in_response(tokens)
 
@@ -186,7 +190,11 @@ class TotpConfirmView(TenantAPIView):
         principal = self.principal
         enrolment = principal.enrolment if isinstance(principal, EnrolmentPrincipal) else None
         confirmed = mfa.totp_confirm(
-            user=_user(principal), code=data.validated_data["code"], client=_client(request), enrolment=enrolment
+            user=_user(principal),
+            code=data.validated_data["code"],
+            client=_client(request),
+            enrolment=enrolment,
+            start=session_start,
         )
         body: dict[str, Any] = {"backup_codes": confirmed.backup_codes}
         if confirmed.tokens is not None:

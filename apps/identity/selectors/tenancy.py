@@ -53,6 +53,12 @@ def role_list(*, tenant: TenantLike) -> QuerySet[Role]:
     )
 
 
+def role_name_get(*, code: str) -> str:
+    """The display name of a role of the current tenant (system or custom); the code when it is gone."""
+    name = Role.objects.filter(code=code).values_list("name", flat=True).first()
+    return name or code
+
+
 def invitation_list(*, tenant: TenantLike) -> QuerySet[Invitation]:
     """The tenant's open invitations (pending, live or expired), newest first; role and inviter joined."""
     return (

@@ -182,10 +182,7 @@ def refresh_rotate(*, raw: str, client: ClientInfo) -> IssuedTokens:
     if row is None:
         raise TokenInvalid("The refresh token is invalid.")
     session = row.session
-    session.portal.tenant = session.tenant  # one tenant, already loaded: admission reads it from the portal
-    if not session.is_live or revocation.session_predates_revocation(
-        user_id=session.user_id, tenant_id=session.tenant_id, started=session.created_at.timestamp()
-    ):
+    if not session_is_live(session):
         raise TokenInvalid("This session has ended; sign in again.")
     with transaction.atomic():
         won = RefreshToken.objects.filter(token_hash=row.token_hash, used_at__isnull=True).update(
@@ -198,16 +195,38 @@ def refresh_rotate(*, raw: str, client: ClientInfo) -> IssuedTokens:
         raise TokenInvalid("This refresh token was already used; the session has been ended.")
     # One transaction that starts as the session's tenant: admission reads the membership in it for free.
     with tenant_context(session.tenant):
-        try:
-            membership: Membership | None = admitted_membership(user=session.user, portal=session.portal)
-        except PermissionDenied:
-            membership = None
-        if membership is not None and session.user.is_active and session.portal.active:
-            AuthSession.objects.filter(id=session.id).update(last_used_at=timezone.now(), ip=client.ip)
+        membership = session_still_admitted(session=session, client=client)
+        if membership is not None:
             return _issue(session, membership.role.code)
     # Outside the block above: ending the session must not be rolled back with the refusal.
     session_revoke(session=session, reason="access_lost", ip=client.ip)
     raise TokenInvalid("This session may no longer be refreshed; sign in again.")
+
+
+def session_is_live(session: AuthSession) -> bool:
+    """Not ended, not expired, and not older than a user- or tenant-wide revocation it may have raced."""
+    return session.is_live and not revocation.session_predates_revocation(
+        user_id=session.user_id, tenant_id=session.tenant_id, started=session.created_at.timestamp()
+    )
+
+
+def session_still_admitted(*, session: AuthSession, client: ClientInfo) -> Membership | None:
+    """The membership a live session still holds (its use recorded), or None: it must end.
+
+    The one rule for carrying a session on (an API refresh, a browser session's
+    periodic re-check): the user is active, the portal open, and the membership
+    admitted to it. Run in the session's tenant context, with `user`, `tenant`
+    and `portal` loaded.
+    """
+    session.portal.tenant = session.tenant  # one tenant, already loaded: admission reads it from the portal
+    try:
+        membership: Membership | None = admitted_membership(user=session.user, portal=session.portal)
+    except PermissionDenied:
+        return None
+    if membership is None or not session.user.is_active or not session.portal.active:
+        return None
+    AuthSession.objects.filter(id=session.id).update(last_used_at=timezone.now(), ip=client.ip)
+    return membership
 
 
 # --------------------------------------------------------------------------- ending one

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 import segno
 from django.db import transaction
@@ -13,7 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.common.exceptions import ApplicationError, Conflict
 from apps.identity.exceptions import MfaCodeInvalid, MfaCodeRejected, TokenInvalid
-from apps.identity.models import BackupCode, Membership, Portal, Tenant, User
+from apps.identity.models import AuthSession, BackupCode, Membership, Portal, Tenant, User
 from apps.identity.selectors.accounts import user_get_active, user_mfa_enabled
 from apps.identity.selectors.admission import admitted_membership
 from apps.identity.selectors.portals import portal_get_public
@@ -38,6 +38,25 @@ from apps.identity.services.mfa.tokens import (
 )
 from apps.identity.services.sessions import ClientInfo, IssuedTokens, session_start
 
+
+class _Started(Protocol):
+    @property
+    def session(self) -> AuthSession: ...
+
+
+S = TypeVar("S", bound=_Started, covariant=True)
+T = TypeVar("T", bound=_Started)
+
+
+class SessionStarter(Protocol[S]):
+    """How the second factor's success starts a session: `sessions.session_start` (API tokens) or
+    `browser_sessions.browser_session_start` (a portal's cookie); the result has the `session`."""
+
+    def __call__(
+        self, *, user: User, membership: Membership, portal: Portal, amr: list[str], client: ClientInfo
+    ) -> S: ...
+
+
 _DEVICE_NAME = "Authenticator app"
 
 
@@ -61,9 +80,11 @@ class TotpSetup:
 
 
 @dataclass(frozen=True)
-class TotpConfirmed:
+class TotpConfirmed(Generic[T]):
+    """The backup codes (shown once) and, for an enrolment at sign-in, what `start` began."""
+
     backup_codes: list[str]
-    tokens: IssuedTokens | None
+    tokens: T | None
 
 
 # --------------------------------------------------------------------------- reads
@@ -98,7 +119,7 @@ def login_challenge(*, user: User, membership: Membership, portal: Portal) -> Mf
     return MfaChallenge(mfa_token=raw, setup_required=purpose == "enrol")
 
 
-def _signed_in(*, user: User, token: MfaTokenData, client: ClientInfo, method: str) -> IssuedTokens:
+def _signed_in(*, user: User, token: MfaTokenData, client: ClientInfo, method: str, start: SessionStarter[T]) -> T:
     """The second factor is proven: spend the token and start the session with amr ["pwd", "otp"]."""
     portal = portal_get_public(slug=token.portal)
     if portal.tenant_id != token.tenant_id:
@@ -106,16 +127,16 @@ def _signed_in(*, user: User, token: MfaTokenData, client: ClientInfo, method: s
     membership = admitted_membership(user=user, portal=portal)
     if not token_burn(token):
         raise TokenInvalid("This MFA token was already used; sign in again.")
-    tokens = session_start(user=user, membership=membership, portal=portal, amr=["pwd", "otp"], client=client)
+    started = start(user=user, membership=membership, portal=portal, amr=["pwd", "otp"], client=client)
     audit_record(
         tenant=portal.tenant,
         actor=user,
         action="auth.mfa_verified",
-        target=("session", tokens.session.id),
+        target=("session", started.session.id),
         ip=client.ip,
         data={"portal": portal.slug, "method": method},
     )
-    return tokens
+    return started
 
 
 def _token_user(token: MfaTokenData) -> User:
@@ -126,8 +147,11 @@ def _token_user(token: MfaTokenData) -> User:
     return user
 
 
-def mfa_verify(*, mfa_token: str, code: str, client: ClientInfo) -> IssuedTokens:
-    """Answer a sign-in challenge with a TOTP or backup code: tokens with amr ["pwd", "otp"], or 401/429."""
+def mfa_verify(*, mfa_token: str, code: str, client: ClientInfo, start: SessionStarter[T]) -> T:
+    """Answer a sign-in challenge with a TOTP or backup code: a session with amr ["pwd", "otp"], or 401/429.
+
+    `start` begins the session (API tokens by default; a portal passes its browser sessions' starter).
+    """
     token = mfa_token_get(raw=mfa_token, purpose="verify")
     codes_guard(token.user_id)
     user = _token_user(token)
@@ -137,10 +161,10 @@ def mfa_verify(*, mfa_token: str, code: str, client: ClientInfo) -> IssuedTokens
         code_failed(user=user, where="verify", ip=client.ip, tenant=tenant, token=token, data={"portal": token.portal})
         raise MfaCodeInvalid("The code is wrong or was already used.")
     with transaction.atomic():
-        tokens = _signed_in(user=user, token=token, client=client, method=method)
+        started = _signed_in(user=user, token=token, client=client, method=method, start=start)
     failures_clear(user)
     lockout_clear(email=user.email)
-    return tokens
+    return started
 
 
 # --------------------------------------------------------------------------- enrolment and management
@@ -186,7 +210,24 @@ def totp_setup(*, user: User, ip: str | None, portal: str | None = None) -> Totp
     return TotpSetup(secret=secret, otpauth_uri=uri, qr_svg=qr_svg)
 
 
-def totp_confirm(*, user: User, code: str, client: ClientInfo, enrolment: MfaTokenData | None = None) -> TotpConfirmed:
+@overload
+def totp_confirm(*, user: User, code: str, client: ClientInfo) -> TotpConfirmed[IssuedTokens]: ...
+
+
+@overload
+def totp_confirm(
+    *, user: User, code: str, client: ClientInfo, enrolment: MfaTokenData | None, start: SessionStarter[T]
+) -> TotpConfirmed[T]: ...
+
+
+def totp_confirm(
+    *,
+    user: User,
+    code: str,
+    client: ClientInfo,
+    enrolment: MfaTokenData | None = None,
+    start: SessionStarter[Any] = session_start,
+) -> TotpConfirmed[Any]:
     """Finish enrolment with the first code: MFA on, ten backup codes, and — for an enrolment token — a session.
 
     400 for a wrong code (counted towards the lock), 409 without a pending setup.
@@ -194,7 +235,7 @@ def totp_confirm(*, user: User, code: str, client: ClientInfo, enrolment: MfaTok
     codes_guard(user.id)
     portal = enrolment.portal if enrolment is not None else None
     codes: list[str] = []
-    tokens: IssuedTokens | None = None
+    tokens: Any = None
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-pk").first()
         if device is None:
@@ -206,7 +247,7 @@ def totp_confirm(*, user: User, code: str, client: ClientInfo, enrolment: MfaTok
             codes = backup_codes_replace(user=user)
             audit_record_user_event(user=user, action="auth.mfa_enabled", ip=client.ip, data=_portal_data(portal))
             if enrolment is not None:
-                tokens = _signed_in(user=user, token=enrolment, client=client, method="totp")
+                tokens = _signed_in(user=user, token=enrolment, client=client, method="totp", start=start)
     if not verified:
         code_failed(user=user, where="totp_confirm", ip=client.ip, token=enrolment, data=_portal_data(portal))
         raise MfaCodeRejected("The code is wrong.", errors={"code": ["The code is wrong or has expired."]})
