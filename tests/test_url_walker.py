@@ -220,6 +220,9 @@ def route_problems(route: Route) -> list[str]:
         for action, codes in required.items()
         if not isinstance(codes, (set, frozenset))
     ]
+    lean, written = set(cls.lean_actions), {a for m, a in actions.items() if m not in {"get", "head", "options"}}
+    if lean - set(required) or lean & written or lean - base.LEAN_READ_ACTIONS:  # ADR 0012: mapped reads only
+        problems.append(f"{route.label}: lean_actions {sorted(lean)} must be mapped read actions (GET) only")
     return problems
 
 

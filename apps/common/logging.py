@@ -119,16 +119,27 @@ def _is_sensitive(key: str, keys: frozenset[str]) -> bool:
     return any((word in parts) if len(word) <= _SHORT_KEY else (word in lowered) for word in keys)
 
 
+# Each base pattern needs one of these in the text to match: `=` (_KV), `:` (_QUOTED_KV, _COLON_KV),
+# `eyJ` (_JWT), or a word `bearer`/`basic` (_BEARER). Text with none of them (most paths, slugs, ids,
+# audit values) skips the five substitutions; the profiles' own patterns still run.
+_MAY_HOLD_SECRET = re.compile(r"[=:]|eyJ|(?i:bearer|basic)")
+
+
 def redact_text(text: str, patterns: tuple[re.Pattern[str], ...] | None = None) -> str:
     """Replace bearer credentials, JWTs and `secret=value` / `"secret": "value"` pairs in `text`."""
+    if _MAY_HOLD_SECRET.search(text) is not None:
+        text = _redact_base(text)
+    for pattern in _text_patterns() if patterns is None else patterns:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+def _redact_base(text: str) -> str:
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _JWT.sub(REDACTED, text)
     text = _KV.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
     text = _QUOTED_KV.sub(rf"\1\2\1\3\4{REDACTED}\4", text)
-    text = _COLON_KV.sub(rf"\1\2{REDACTED}", text)
-    for pattern in _text_patterns() if patterns is None else patterns:
-        text = pattern.sub(REDACTED, text)
-    return text
+    return _COLON_KV.sub(rf"\1\2{REDACTED}", text)
 
 
 def redact(value: Any, keys: frozenset[str] | None = None) -> Any:

@@ -8,9 +8,16 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
+from csp.utils import build_policy
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import is_valid_path
 
 from apps.common import request_context
@@ -133,4 +140,54 @@ class SecurityHeadersMiddleware:
         response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         response.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+
+# --------------------------------------------------------------------------- CSP, built once
+
+_policies: dict[bool, str] = {}
+
+
+@receiver(setting_changed)
+def _forget_policies(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("CONTENT_SECURITY_POLICY"):
+        _policies.clear()
+
+
+def _policy(parts: PolicyParts, *, report_only: bool) -> str:
+    """The header for `parts`: built once when it is the settings' own policy, as django-csp would build it."""
+    if parts.config is None and parts.update is None and parts.replace is None and parts.nonce is None:
+        policy = _policies.get(report_only)
+        if policy is None:
+            policy = _policies[report_only] = build_policy(report_only=report_only)
+        return policy
+    return build_policy(**asdict(parts), report_only=report_only)
+
+
+class ConstantCSPMiddleware(CSPMiddleware):
+    """django-csp's middleware, without building the same policy string twice per response.
+
+    django-csp rebuilds both headers (enforced and report-only) from the settings on every
+    response. A response whose policy is the settings' own (no nonce used, no `@csp`,
+    `@csp_update` or `@csp_replace` on its view) gets the same string every time, so it is built
+    once per process, and again when a test overrides the setting. Any other response is built
+    exactly as django-csp builds it. The rules of when a header is set are django-csp's own.
+    """
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if response.status_code in (500, 404) and settings.DEBUG:
+            return response  # django-csp leaves Django's debug pages alone
+        for report_only, header, setting, exempt in (
+            (False, HEADER, "CONTENT_SECURITY_POLICY", "_csp_exempt"),
+            (True, HEADER_REPORT_ONLY, "CONTENT_SECURITY_POLICY_REPORT_ONLY", "_csp_exempt_ro"),
+        ):
+            policy = _policy(self.get_policy_parts(request, response, report_only), report_only=report_only)
+            if not policy or header in response or getattr(response, exempt, False) is not False:
+                continue
+            prefixes = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES", None) or ()
+            if not request.path_info.startswith(tuple(prefixes)):
+                response[header] = policy
+        if getattr(request, "_csp_nonce", None) is None:
+            # As django-csp: a nonce asked for after the header is written is an error, not a silent miss.
+            request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
         return response

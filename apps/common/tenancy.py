@@ -94,6 +94,16 @@ def load_tenant(tenant_id: UUID | str) -> TenantLike:
 
 
 @contextmanager
+def tenant_bound(tenant: TenantLike) -> Iterator[TenantLike]:
+    """The context variable only (the ORM wall), for `statement_tenancy.tenant_reads`, which sets the database."""
+    token = _current.set(tenant)
+    try:
+        yield tenant
+    finally:
+        _current.reset(token)
+
+
+@contextmanager
 def tenant_context(tenant: TenantLike | None) -> Iterator[TenantLike | None]:
     """Run the block as `tenant` (or as no tenant, with None) inside a transaction.
 

@@ -41,7 +41,7 @@ MIDDLEWARE = [
     "apps.common.middleware.ApiProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Header middlewares sit before WhiteNoise so static files get the same headers as pages.
-    "csp.middleware.CSPMiddleware",
+    "apps.common.middleware.ConstantCSPMiddleware",  # django-csp's, the policy built once
     "apps.common.middleware.SecurityHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -114,7 +114,7 @@ TENANT_MODEL = "identity.Tenant"
 if E.REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "apps.common.redis_cache.RedisCache",  # Django's, one client per pool
             "LOCATION": E.REDIS_URL,
             "KEY_PREFIX": "atrium",
             # Fail fast (and fail closed) instead of hanging a request when Redis is unreachable.

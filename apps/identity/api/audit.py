@@ -83,6 +83,7 @@ class AuditEventCursorPagination(NewestFirstCursorPagination):
 
 class AuditEventViewSet(TenantViewSet):
     required_permissions = {"list": {VIEW_AUDIT}}
+    lean_actions = frozenset({"list"})
     # Unbounded list: cursor, not pages. (The base class's attribute is typed as its PagePagination.)
     pagination_class = AuditEventCursorPagination
 

@@ -156,6 +156,7 @@ class LogoutView(PublicAPIView):
 @method_decorator(never_cache, name="dispatch")
 class MeView(TenantAPIView):
     required_permissions = {"get": set()}
+    lean_actions = frozenset({"get"})
 
     @extend_schema(operation_id="auth_me", responses={200: MeOutputSerializer, **problems(401)})
     def get(self, request: Request) -> Response:

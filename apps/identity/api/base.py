@@ -31,6 +31,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from apps.common import statement_tenancy
 from apps.common.pagination import PagePagination
 from apps.common.tenancy import tenant_context
 from apps.identity.authentication import BearerAuthentication
@@ -42,6 +43,8 @@ from apps.identity.selectors.tenancy import actor_get, tenant_get
 # What the base classes do and a view must not undo: the scoping (querysets, objects) and the checks.
 FORBIDDEN_OVERRIDES: tuple[str, ...] = ("get_queryset", "get_object", "get_permissions", "get_authenticators")
 _PROJECT_PACKAGES = frozenset({"apps", "config", "tests"})
+# The actions a view may serve on the lean read path: a viewset's GET actions, an APIView's `get`.
+LEAN_READ_ACTIONS = frozenset({"list", "retrieve", "get"})
 
 
 class TenantScopedViewMixin:
@@ -50,6 +53,9 @@ class TenantScopedViewMixin:
     authentication_classes: Sequence[type[BaseAuthentication]] = [BearerAuthentication]
     permission_classes: Sequence[Any] = [ActionPermission]
     required_permissions: ClassVar[dict[str, set[str]]] = {}
+    # Hot reads served without the request transaction (apps.common.statement_tenancy, ADR 0012): the same
+    # authentication, permission check, tenant setting and RLS, one round trip per statement. Read actions only.
+    lean_actions: ClassVar[frozenset[str]] = frozenset()
     _scope: ExitStack
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -67,6 +73,9 @@ class TenantScopedViewMixin:
                     "scoped_queryset() and required_permissions instead; the base classes do the scoping "
                     "and the checks."
                 )
+        writes = set(cls.lean_actions) - LEAN_READ_ACTIONS
+        if writes:
+            raise TypeError(f"{cls.__qualname__}.lean_actions names {sorted(writes)}: reads only ({LEAN_READ_ACTIONS})")
         if list(cls.permission_classes) != [ActionPermission]:
             raise TypeError(
                 f"{cls.__qualname__} changes permission_classes; the RBAC action map (required_permissions) "
@@ -90,8 +99,18 @@ class TenantScopedViewMixin:
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        # Authenticated and permitted: from here on every query runs as the token's tenant, in one transaction.
-        self._scope.enter_context(tenant_context(self.principal.tenant))
+        # Authenticated and permitted: from here on every query runs as the token's tenant, in one transaction;
+        # or, for a read the view names in `lean_actions`, with the setting in each statement's own round trip.
+        if self._lean_read(request):
+            self._scope.enter_context(statement_tenancy.tenant_reads(self.principal.tenant))
+        else:
+            self._scope.enter_context(tenant_context(self.principal.tenant))
+
+    def _lean_read(self, request: Request) -> bool:
+        if not self.lean_actions or request.method not in ("GET", "HEAD"):
+            return False
+        action = getattr(self, "action", None) or "get"
+        return action in self.lean_actions and statement_tenancy.available()
 
     @property
     def principal(self) -> Principal:

@@ -81,6 +81,7 @@ class MemberViewSet(TenantViewSet):
         "partial_update": {MANAGE_MEMBER},
         "destroy": {MANAGE_MEMBER},
     }
+    lean_actions = frozenset({"list"})
 
     def scoped_queryset(self) -> QuerySet[Membership]:
         return membership_list(tenant=self.tenant)

@@ -13,6 +13,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from apps.common.exceptions import ApplicationError, Conflict, NotFound
@@ -137,7 +138,8 @@ def tenant_create(
         raise ApplicationError(f"Unknown plan {plan!r}; known plans: {', '.join(sorted(plugs.plans()))}.")
     if tier not in Tenant.Tier.values:
         raise ApplicationError(f"Unknown tier {tier!r}; use pooled or silo.")
-    if Tenant.objects.filter(slug=slug).exists() or Portal.objects.filter(slug=slug).exists():
+    # One round trip for both: a tenant slug is its default portal's slug too.
+    if Tenant.objects.filter(Q(slug=slug) | Exists(Portal.objects.filter(slug=slug))).exists():
         raise Conflict(f"The slug {slug!r} is already taken.")
     try:
         with transaction.atomic():
@@ -163,16 +165,14 @@ def tenant_create(
         unproved_account_reset(user=owner, via="create_tenant")
 
     owner_role = system_role("owner")
-    with tenant_context(tenant):
+    mailed = False
+    with tenant_context(tenant):  # one tenant setting for the membership, the hooks and the mail
         Membership.objects.create(tenant=tenant, user=owner, role=owner_role)
         plugs.tenant_created(tenant)
-
-    mailed = False
-    if notify_owner and not owner.has_usable_password():
-        # The link is minted when the mail is sent: no token rests in the outbox.
-        with tenant_context(tenant):
+        if notify_owner and not owner.has_usable_password():
+            # The link is minted when the mail is sent: no token rests in the outbox.
             set_password_mail_job.defer(user_id=str(owner.id), portal_slug=portal.slug)
-        mailed = True
+            mailed = True
     return TenantCreated(
         tenant=tenant, portal=portal, owner=owner, owner_created=owner_created, set_password_mailed=mailed
     )
