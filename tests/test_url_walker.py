@@ -72,6 +72,15 @@ PUBLIC_PORTAL_PAGES: dict[str, str] = {
     "apps.portals.views.auth.LoginPage": "signing in: the credentials are the authentication",
     "apps.portals.views.auth.LoginCodePage": "the second factor of a sign-in in progress (its mfa_token)",
     "apps.portals.views.auth.LoginEnrolPage": "forced enrolment of a sign-in in progress (its enrolment mfa_token)",
+    "apps.portals.views.account_password.PasswordResetPage": (
+        "asking for a reset link (same answer for all); the link's token"
+    ),
+    "apps.portals.views.account_email.EmailVerifyPage": "the mailed verification key is the authentication",
+    "apps.portals.views.account_email.EmailResendPage": "a new verification link; the same answer for every address",
+    "apps.portals.views.account_invitation.InvitationAcceptPage": (
+        "the invitation token (and an existing account's password)"
+    ),
+    "apps.portals.views.account_signup.SignupPage": "self sign-up where the portal's policy is open",
 }
 
 # Tenant views whose authentication differs from the base's bearer, and why.

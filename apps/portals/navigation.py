@@ -20,7 +20,13 @@ from apps.identity.rbac.request_checks import request_permissions
 SIGNED_IN = "signed-in"
 
 # (label, URL name) in the order they appear. Part 2 of the portal adds onboarding, billing and files.
-ENTRIES: tuple[tuple[str, str], ...] = (("Dashboard", "dashboard"),)
+ENTRIES: tuple[tuple[str, str], ...] = (
+    ("Dashboard", "dashboard"),
+    ("Members", "members"),
+    ("Invitations", "invitations"),
+    ("Security", "security"),
+    ("Profile", "profile"),
+)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Account flows: sign-up, e-mail verification, password reset and password change.
+"""Account flows: sign-up, e-mail verification, password reset and password change, the display name.
 
 **No enumeration.** Sign-up, verification resend and reset answer the same
 for an address that has an account and one that has none; only the mail
@@ -57,7 +57,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
@@ -88,6 +88,7 @@ logger = logging.getLogger("atrium.identity.accounts")
 INVALID_VERIFY_KEY: Final = "This verification link is invalid, used or expired."
 INVALID_RESET_LINK: Final = "This password reset link is invalid, used or expired."
 WRONG_CURRENT_PASSWORD: Final = "The current password is wrong."  # noqa: S105 - a message
+NAME_MAX_LENGTH: Final = 150  # User.name
 
 
 def _normalize_email(email: str) -> str:
@@ -209,6 +210,17 @@ def _verify_payload(key: str) -> tuple[UUID, str]:
         raise ApplicationError(INVALID_VERIFY_KEY, errors={"key": [INVALID_VERIFY_KEY]}) from exc
 
 
+def _awaiting_proof(user_id: UUID, email: str) -> QuerySet[User]:
+    """The account a verification key names, while the key still works: that address, unverified, active."""
+    return User.objects.filter(id=user_id, email__iexact=email, email_verified=False, is_active=True)
+
+
+def email_verify_key_check(*, key: str) -> None:
+    """400 unless the key would verify an address now; only a look (the portal's page asks before its button)."""
+    if not _awaiting_proof(*_verify_payload(key)).exists():
+        raise ApplicationError(INVALID_VERIFY_KEY, errors={"key": [INVALID_VERIFY_KEY]})
+
+
 @transaction.atomic
 def email_verify(*, key: str, ip: str | None = None) -> User:
     """Mark the address the key was sent to as verified. 400 for a bad, expired or spent key.
@@ -217,9 +229,7 @@ def email_verify(*, key: str, ip: str | None = None) -> User:
     a key work once, also when two requests present it at the same moment.
     """
     user_id, email = _verify_payload(key)
-    updated = User.objects.filter(id=user_id, email__iexact=email, email_verified=False, is_active=True).update(
-        email_verified=True, updated_at=timezone.now()
-    )
+    updated = _awaiting_proof(user_id, email).update(email_verified=True, updated_at=timezone.now())
     if not updated:
         raise ApplicationError(INVALID_VERIFY_KEY, errors={"key": [INVALID_VERIFY_KEY]})
     user = User.objects.get(id=user_id)
@@ -270,15 +280,24 @@ def _invalid_reset() -> ApplicationError:
     return ApplicationError(INVALID_RESET_LINK, errors={"token": [INVALID_RESET_LINK]})
 
 
+def password_reset_link_check(*, uid: str, token: str) -> User:
+    """The user a mailed reset link names, while it still works; else 400 (invalid, used, expired alike).
+
+    Only a look: the portal's page asks before showing the new-password form.
+    """
+    user = _user_from_uid(uid)
+    if user is None or not default_token_generator.check_token(user, token):
+        raise _invalid_reset()
+    return user
+
+
 def password_reset_confirm(*, uid: str, token: str, new_password: str, ip: str | None = None) -> User:
     """Set a new password from a mailed link; every session of the user ends.
 
     400 for an invalid, used or expired link (all alike) and for a weak
     password (the link then still works).
     """
-    user = _user_from_uid(uid)
-    if user is None or not default_token_generator.check_token(user, token):
-        raise _invalid_reset()
+    user = password_reset_link_check(uid=uid, token=token)
     _validate_password(new_password, user=user, field="new_password")
     with transaction.atomic():
         # Locked and checked again: of two requests with one token, the second sees the new hash.
@@ -350,6 +369,29 @@ def password_change(
         _password_changed_notice(user=locked, reset=False)
     lockout.login_succeeded(email=user.email, ip=ip, user=user)
     return ended
+
+
+# --------------------------------------------------------------------------- profile
+
+
+@transaction.atomic
+def user_name_change(*, user: User, name: str, tenant: Tenant | None = None, ip: str | None = None) -> User:
+    """Change the caller's display name (blank allowed); audited `auth.name_changed` like the account's other events.
+
+    400 for a name longer than the column allows. The values are not put in
+    the audit record: a name is personal data, and the trail outlives it.
+    """
+    clean = name.strip()
+    if len(clean) > NAME_MAX_LENGTH:
+        raise ApplicationError("The name is too long.", errors={"name": [f"Use at most {NAME_MAX_LENGTH} characters."]})
+    if "\x00" in clean:
+        raise ApplicationError("The name is not valid.", errors={"name": ["The name contains a null character."]})
+    if clean == user.name:
+        return user
+    User.objects.filter(id=user.id).update(name=clean, updated_at=timezone.now())
+    user.name = clean
+    audit_record_user_event(user=user, action="auth.name_changed", ip=ip, tenant=tenant)
+    return user
 
 
 @transaction.atomic

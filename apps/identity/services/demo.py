@@ -23,10 +23,10 @@ class DemoUser:
 
 DEMO_TENANTS = {"acme": "Acme Corporation", "globex": "Globex"}
 DEMO_PORTALS = [
-    # (tenant, slug, name, admitted roles, default)
-    ("acme", "acme", "Acme Customer Portal", ["owner", "admin", "member"], True),
-    ("acme", "acme-admin", "Acme Staff Portal", ["owner", "admin"], False),
-    ("globex", "globex", "Globex Portal", ["owner", "admin", "member"], True),
+    # (tenant, slug, name, admitted roles, default, primary colour): each portal looks like its own
+    ("acme", "acme", "Acme Customer Portal", ["owner", "admin", "member"], True, "#3b5bdb"),
+    ("acme", "acme-admin", "Acme Staff Portal", ["owner", "admin"], False, "#7a2e0e"),
+    ("globex", "globex", "Globex Portal", ["owner", "admin", "member"], True, "#087443"),
 ]
 DEMO_USERS = [
     DemoUser("owner@acme.test", "Olivia Owner", "acme", "owner", "acme"),
@@ -51,10 +51,16 @@ def demo_seed(*, password: str | None, make_password: Callable[[], str]) -> Demo
         tenant, created = Tenant.objects.get_or_create(slug=slug, defaults={"name": name})
         tenants[slug] = tenant
         result.summary.append(f"tenant {slug}: {'created' if created else 'unchanged'}")
-    for tenant_slug, slug, name, roles, default in DEMO_PORTALS:
+    for tenant_slug, slug, name, roles, default, color in DEMO_PORTALS:
         _, created = Portal.objects.get_or_create(
             slug=slug,
-            defaults={"tenant": tenants[tenant_slug], "name": name, "admitted_roles": roles, "is_default": default},
+            defaults={
+                "tenant": tenants[tenant_slug],
+                "name": name,
+                "admitted_roles": roles,
+                "is_default": default,
+                "theme": {"primary_color": color, "logo_url": ""},
+            },
         )
         result.summary.append(f"portal {slug}: {'created' if created else 'unchanged'}")
     for demo in DEMO_USERS:

@@ -34,7 +34,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 from uuid import UUID
 
@@ -197,6 +197,62 @@ def invitation_send_job(*, tenant: TenantLike | None, invitation_id: str) -> Non
 
 
 @dataclass(frozen=True)
+class InvitationPreview:
+    """What the accept page shows whoever holds a live token (it reached the invited mailbox)."""
+
+    email: str
+    tenant_id: UUID
+    tenant_name: str
+    role_name: str
+    # True: accepting sets the account's password (no account yet, or one whose address was never
+    # proved); False: an account with a proved address, which accepts as itself.
+    chooses_password: bool
+
+
+def _chooses_password(user: User | None) -> bool:
+    """Whether accepting sets the password: a new account, or one nobody proved the address of."""
+    return user is None or not user.email_verified
+
+
+def _live_token(*, token_hash: str, now: datetime) -> InvitationToken:
+    token = (
+        InvitationToken.objects.select_related("tenant")
+        .filter(token_hash=token_hash, used_at__isnull=True, expires_at__gt=now)
+        .first()
+    )
+    if token is None or token.tenant.status == Tenant.Status.OFFBOARDED:
+        raise ApplicationError(INVALID_INVITATION)
+    if token.tenant.status != Tenant.Status.ACTIVE:
+        raise PermissionDenied("This organisation is suspended.")
+    return token
+
+
+def invitation_preview(*, raw_token: str) -> InvitationPreview:
+    """The open invitation a token names, to show before accepting; the errors `invitation_accept` gives.
+
+    Only a look: nothing is locked or spent, so the answer may be stale by the
+    time the person accepts (the accept decides again).
+    """
+    now = timezone.now()
+    token = _live_token(token_hash=_hash(raw_token), now=now)
+    with tenant_context(token.tenant):
+        invitation = (
+            Invitation.objects.select_related("role")
+            .filter(id=token.invitation_id, status=Invitation.Status.PENDING, expires_at__gt=now)
+            .first()
+        )
+    if invitation is None or invitation.role is None:
+        raise ApplicationError(INVALID_INVITATION)
+    return InvitationPreview(
+        email=invitation.email,
+        tenant_id=token.tenant_id,
+        tenant_name=token.tenant.name,
+        role_name=invitation.role.name,
+        chooses_password=_chooses_password(User.objects.by_email(invitation.email).first()),
+    )
+
+
+@dataclass(frozen=True)
 class AcceptedInvitation:
     tenant: Tenant
     role: str
@@ -236,15 +292,7 @@ def invitation_accept(
     """
     now = timezone.now()
     token_hash = _hash(raw_token)
-    token = (
-        InvitationToken.objects.select_related("tenant")
-        .filter(token_hash=token_hash, used_at__isnull=True, expires_at__gt=now)
-        .first()
-    )
-    if token is None or token.tenant.status == Tenant.Status.OFFBOARDED:
-        raise ApplicationError(INVALID_INVITATION)
-    if token.tenant.status != Tenant.Status.ACTIVE:
-        raise PermissionDenied("This organisation is suspended.")
+    token = _live_token(token_hash=token_hash, now=now)
 
     with tenant_context(token.tenant):
         # Lock order everywhere: tenant, then invitation, then token (revoke and the mail job
@@ -276,7 +324,7 @@ def invitation_accept(
         if Membership.objects.filter(user=user).exists():
             raise Conflict("You are already a member of this organisation.")
         seat_require(tenant=tenant, claiming=invitation)
-        if not created and not user.email_verified:
+        if not created and _chooses_password(user):
             # The mailed token proves the mailbox; the account was made before anyone proved it,
             # possibly by someone else: it keeps nothing of its own, and takes the invitee's password.
             user = User.objects.select_for_update().get(id=user.id)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from apps.identity.models import Portal
 from apps.identity.tests.factories import PASSWORD
 
 
@@ -32,3 +34,36 @@ def portal_login(web: Client) -> Callable[..., Any]:
         return csrf_post(client or web, f"/portal/{portal.slug}/login/", {"email": user.email, "password": password})
 
     return sign_in
+
+
+# --------------------------------------------------------------------------- shared by several test files
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Callable[..., Any]) -> Callable[[], AbstractContextManager[Any]]:
+    """`with committed():` the block's after-commit work (the outbox relay, hence the mail) runs, as in production."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def open_portal(portal: Portal) -> Portal:
+    """The `portal` with its sign-up policy `open` (test_account_*.py)."""
+    portal.signup_policy = Portal.SignupPolicy.OPEN
+    portal.save(update_fields=["signup_policy"])
+    return portal
+
+
+@pytest.fixture
+def signed_in(web, portal, member, portal_login, rbac_seeded):
+    """`signed_in(role)` → the signed-in user of that role (the `web` client holds the session).
+
+    The members and invitations page tests use this one; other test files define their own `signed_in`.
+    """
+
+    def make(role: str = "member", client: Client | None = None):
+        user = member(role=role)
+        response = portal_login(user, portal, client=client)
+        assert response.status_code == 302, response.content
+        return user
+
+    return make
