@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
 from collections.abc import Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from django.test import override_settings
 
 from apps.common.tests.jobs_fixtures import embedded_queues  # noqa: F401 - fixture
+from apps.common.tests.smtp_support import Collector, smtp_server
 from apps.identity.models import Portal, User
 
 pytestmark = [pytest.mark.smtp, pytest.mark.django_db(transaction=True)]
@@ -26,58 +20,11 @@ CONFIRM = "/api/v1/identity/auth/password/reset/confirm/"
 STRONG = "a sturdy new passphrase 42"
 
 
-class Collector:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self._lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        with self._lock:
-            self.messages.append(message)
-            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 Message accepted for delivery"
-
-    def text_to(self, address: str) -> list[str]:
-        with self._lock:
-            found = [m for m in self.messages if address in str(m["To"])]
-        texts = []
-        for message in found:
-            part = message.get_body(preferencelist=("plain",))
-            assert part is not None
-            texts.append(part.get_content())
-        return texts
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp(embedded_queues) -> Iterator[Collector]:  # noqa: F811 - the imported fixture
     """A live SMTP server on a free local port, with Django's SMTP backend pointed at it."""
-    collector = Collector()
-    controller = Controller(collector, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        with override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=controller.port,
-            EMAIL_USE_TLS=False,
-            EMAIL_USE_SSL=False,
-            EMAIL_HOST_USER="",
-            EMAIL_HOST_PASSWORD="",
-        ):
-            yield collector
-    finally:
-        controller.stop()
+    with smtp_server() as collector:
+        yield collector
 
 
 def test_verification_link_from_a_real_mail_works_once(api, portal, smtp):
