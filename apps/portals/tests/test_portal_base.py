@@ -301,3 +301,22 @@ def test_dashboard_queries_do_not_grow_with_the_tenant(web, portal, tenant, sign
         make_membership(user=UserFactory(email=f"bulk{i}@example.com"), tenant=tenant)
     with django_assert_max_num_queries(10):
         assert dashboard(web, portal).status_code == 200
+
+
+def test_the_old_session_cookie_is_dead_after_sign_out(web, portal, signed_in):
+    old = web.cookies["sessionid"].value
+    assert csrf_post(web, f"/portal/{portal.slug}/logout/").status_code == 302
+    replay = Client()
+    replay.cookies["sessionid"] = old
+    assert dashboard(replay, portal).status_code == 302
+
+
+def test_names_with_markup_are_escaped_on_pages(web, tenant, member, portal_login, rbac_seeded):
+    evil = PortalFactory(tenant=tenant, slug="evil", name="<script>alert(1)</script>")
+    Tenant.objects.filter(id=tenant.id).update(name="<img src=x onerror=alert(2)>")
+    user = member()
+    assert portal_login(user, evil).status_code == 302
+    page = dashboard(web, evil).content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x" not in page
