@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_prometheus",
     "csp",
+    "django_htmx",  # htmx served from our own static files (portal pages), no CDN
     "django_otp",
     "django_otp.plugins.otp_totp",
     # Atrium's apps come before django_rq so `apps.common`'s rqcron wins.
