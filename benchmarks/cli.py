@@ -8,7 +8,8 @@ The steps, each printed with the seconds since the start:
    operator, then seeded with SQL set operations (benchmarks/seed.py);
 3. gunicorn with config/gunicorn.conf.py as the web role, DEBUG off, the bench controls on;
 4. the SQL probe: statements per request of each flow, and the list queries' plans;
-5. tokens minted through the services (benchmarks/tasks.py), just before measuring;
+5. tokens minted through the services (benchmarks/tasks.py), just before measuring; browser
+   sessions signed in through the portal's login form over HTTP (benchmarks/browser.py);
 6. the passes: every flow, in turn, under wrk; then RSS of the workers;
 7. `create_tenant` timing, as the operator;
 8. the results: var/bench/<UTC time>.json, latest.json, latest.md, latest.svg.
@@ -30,7 +31,7 @@ from typing import Any
 
 import psycopg
 
-from benchmarks import load, prereq, report, results, seed
+from benchmarks import browser, load, prereq, report, results, seed
 from benchmarks import server as srv
 from benchmarks.load import FLOW_NAMES, FLOWS, Flow
 from benchmarks.runner import Child, RefreshPool, Run, spread
@@ -68,6 +69,7 @@ SCALES: dict[str, dict[str, int]] = {
 }
 SPREAD = 200  # at most this many tenants' users hold the tokens of one flow
 BIG_SESSIONS = 16
+BROWSER_TENANTS = 16  # the dashboard's browser sessions: owner, admin and member of this many tenants
 ACCESS_MAX_AGE_S = 10 * 60  # access tokens live 15 minutes: re-mint before that
 
 
@@ -155,7 +157,10 @@ def start_probe(run: Run) -> Child:
     flows = []
     for flow in run.args.flow_list:
         item: dict[str, Any] = {"flow": flow.name, "method": flow.method, "path": flow.path, "expect": flow.expect}
-        if flow.source in {"admin", "member", "big"}:
+        if flow.mode == "cookie":
+            item["browser"] = "admin"
+            item["path"] = flow.path.format(portal=first)
+        elif flow.source in {"admin", "member", "big"}:
             item["auth"] = flow.source
         elif flow.source == "login":
             item["body"] = login
@@ -176,7 +181,8 @@ def start_probe(run: Run) -> Child:
         for who, label in tenants.items()
     ]
     run.step("SQL probe: one request per flow in a Django process as the web role; EXPLAIN of the list queries")
-    return run.start_task("probe", web=True, spec={"identities": identities, "flows": flows, "explain": explain})
+    spec = {"identities": identities, "password": seed.PASSWORD, "flows": flows, "explain": explain}
+    return run.start_task("probe", web=True, spec=spec)
 
 
 def mint_access(run: Run, pool: RefreshPool | None = None) -> dict[str, Path]:
@@ -225,6 +231,28 @@ def mint_access(run: Run, pool: RefreshPool | None = None) -> dict[str, Path]:
         f"{counts['member']} members, {counts['big']} sessions of {seed.BIG_SLUG}"
     )
     return files
+
+
+def browser_users(args: argparse.Namespace) -> list[list[str]]:
+    """Whom the dashboard flow signs in: owner, admin and member of up to BROWSER_TENANTS tenants."""
+    return [u for role in ("owner", "admin", "member") for u in spread(role, BROWSER_TENANTS, args.tenants)]
+
+
+def sign_in_browsers(run: Run) -> Path | None:
+    """Browser sessions for the cookie flows, signed in over HTTP through the login form (server ready)."""
+    if not any(f.mode == "cookie" for f in run.args.flow_list):
+        return None
+    assert run.server is not None
+    users = browser_users(run.args)
+    started = time.perf_counter()
+    sessions = browser.sign_in_all(run.server.port, users, seed.PASSWORD, lanes=run.args.workers)
+    path = run.work / "lines" / "dashboard.txt"
+    path.write_text("".join(s.line() + "\n" for s in sessions))
+    run.step(
+        f"browser sessions: {len(sessions)} sign-ins through POST /portal/<slug>/login/ over HTTP in "
+        f"{time.perf_counter() - started:.1f}s, each answered 200 by its dashboard"
+    )
+    return path
 
 
 def refresh_pool(run: Run) -> RefreshPool | None:
@@ -309,7 +337,17 @@ def main(argv: list[str] | None = None) -> int:
         for name, seen in probed["flows"].items():
             if seen["status"] != seen["expected"]:
                 run.step(f"!! probe: {name} answered {seen['status']}, expected {seen['expected']}")
+        cookies = sign_in_browsers(run)
+        if cookies is not None:
+            files["dashboard"] = cookies
         raw = passes(run, files, pool)
+        later_notes = []
+        if cookies is not None:
+            # wrk counts only answers >= 400: a signed-out session (302 to the login page) would pass unseen.
+            lost = browser.check(run.server.port, cookies, lanes=args.workers)
+            if lost:
+                run.step(f"!! browser sessions: {lost} no longer answered 200 by their dashboard after the passes")
+                later_notes.append(f"{lost} browser sessions no longer got their dashboard (200) after the passes")
         workers = [v for v in (srv.rss_mb(p) for p in run.server.worker_pids()) if v is not None]
         rss: dict[str, Any] = {
             "workers": workers,
@@ -339,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                 "statements": probed["flows"],
                 "password_check": hash_ref,
                 "seed_seconds": run.seeded,
-                "notes": results.notes(probed),
+                "notes": results.notes(probed) + later_notes,
             },
             "create_tenant_ms": created,
             "rss_mb": rss,

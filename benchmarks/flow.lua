@@ -5,6 +5,9 @@
 -- MODE static: the same request every time (no FILE: "-").
 -- MODE bearer: FILE holds one access token per line, sent as `Authorization: Bearer <token>`.
 -- MODE json:   FILE holds one JSON body per line (login bodies, `{"refresh": ...}`), POSTed in turn.
+-- MODE cookie: FILE holds `PATH COOKIE` per line (a portal's dashboard and a signed-in browser's
+--              `sessionid=...`): the request goes to that line's PATH with `Cookie: COOKIE`; the
+--              PATH argument is unused. Each line's request is formatted once, in init().
 --
 -- Each thread takes its own contiguous slice of FILE and goes through it in order, so with
 -- single-use refresh tokens no token is sent twice unless a slice runs out (then it wraps, and
@@ -39,6 +42,12 @@ function init(args)
   for i = first, last do items[#items + 1] = all[i] end
   if #items == 0 then items = all end -- fewer lines than threads: share them
   nitems = #items
+  if mode == "cookie" then
+    for i, line in ipairs(items) do
+      local p, c = line:match("^(%S+) (.+)$")
+      items[i] = wrk.format(method, p, { ["Cookie"] = c })
+    end
+  end
 end
 
 function request()
@@ -47,6 +56,7 @@ function request()
   idx = idx + 1
   if idx > nitems then idx = 1 end
   local item = items[idx]
+  if mode == "cookie" then return item end
   if mode == "bearer" then
     return wrk.format(method, path, { ["Authorization"] = "Bearer " .. item })
   end

@@ -19,9 +19,9 @@ AUDIT = "/api/v1/identity/audit-events/"
 class Flow:
     name: str
     method: str
-    path: str
-    mode: str  # static | bearer | json
-    source: str | None  # the lines file: admin, member, big, login, refresh
+    path: str  # `{portal}` in it: each line of the flow's file names its own path (mode cookie)
+    mode: str  # static | bearer | json | cookie
+    source: str | None  # the lines file: admin, member, big, login, refresh, dashboard
     expect: int
     what: str
 
@@ -29,6 +29,11 @@ class Flow:
     def ok_is_error(self) -> bool:
         """wrk counts a status >= 400 as a "status error"; for these flows that is the expected answer."""
         return self.expect >= 400
+
+    @property
+    def url_path(self) -> str:
+        """The path of wrk's URL argument (the script sends each line's own path when there is `{portal}`)."""
+        return "/" if "{portal}" in self.path else self.path
 
 
 FLOWS: tuple[Flow, ...] = (
@@ -40,6 +45,15 @@ FLOWS: tuple[Flow, ...] = (
     Flow("list", "GET", AUDIT, "bearer", "admin", 200, "audit events page 1, many tenants"),
     Flow("list_big", "GET", AUDIT, "bearer", "big", 200, "audit events page 1, the big tenant"),
     Flow("members", "GET", "/api/v1/identity/members/", "bearer", "admin", 200, "members page 1"),
+    Flow(
+        "dashboard",
+        "GET",
+        "/portal/{portal}/dashboard/",
+        "cookie",
+        "dashboard",
+        200,
+        "the portal's dashboard page, signed in with a session cookie",
+    ),
     Flow("unauthorized", "GET", AUDIT, "static", None, 401, "no token on a tenant endpoint"),
     Flow("forbidden", "GET", AUDIT, "bearer", "member", 403, "a member on audit events"),
 )
@@ -68,7 +82,7 @@ def run(
         "30s",
         "-s",
         str(LUA),
-        server.base_url + flow.path,
+        server.base_url + flow.url_path,
         "--",
         flow.mode,
         str(lines) if lines else "-",

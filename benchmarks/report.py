@@ -21,11 +21,14 @@ RATIO_TARGETS: dict[str, float] = {
     "me": 0.25,
     "members": 0.20,
     "refresh": 0.10,
+    "dashboard": 0.10,
     "unauthorized": 0.50,
     "forbidden": 0.40,
 }
 LIST_STOCK_TARGET = 2.0
 LIST_BIG_SLOWDOWN = 1.2
+# (flow, most SQL statements per request): pages whose statement count is a target of its own.
+QUERY_LIMITS: dict[str, int] = {"dashboard": 10}
 
 
 def _median(values: Sequence[float | None]) -> float | None:
@@ -125,6 +128,11 @@ def targets(
             )
         if flow in {"unauthorized", "forbidden"}:
             found.append(_target(f"{flow}: 0 SQL statements", flow, get(flow, "queries"), "==", 0, "statements"))
+        if flow in QUERY_LIMITS:
+            most = QUERY_LIMITS[flow]
+            found.append(
+                _target(f"{flow}: <= {most} SQL statements", flow, get(flow, "queries"), "<=", most, "statements")
+            )
     hash_cpu = hash_ref.get("check_cpu_ms")
     limit = round(hash_cpu + LOGIN_CPU_ALLOWANCE_MS, 3) if hash_cpu is not None else 0.0
     found.append(

@@ -8,7 +8,8 @@ production-like settings, the database role). Each writes its result as JSON to 
   (`selectors.admission.admitted_membership`, then `services.sessions.session_start`), not
   through HTTP; one line per token into the files the wrk scripts read.
 - `probe`: one request of each flow through Django's test client (full middleware stack, the
-  web role, `DEBUG` off), counting every SQL statement sent on any connection (an
+  web role, `DEBUG` off; the `dashboard` flow's client signs in through the portal's login form
+  first and keeps its session cookie), counting every SQL statement sent on any connection (an
   `execute_wrapper` installed on each connection as it opens, so the durable audit writer's
   second connection counts too); and `EXPLAIN (ANALYZE, BUFFERS)` of each list endpoint's
   page query, run inside the request's own transaction, where the view has set the tenant.
@@ -178,7 +179,7 @@ def plan_summary(found: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def task_probe(args: argparse.Namespace) -> dict[str, Any]:
-    """`--spec`: `{"identities": {name: [email, portal]}, "login_body", "flows": [...], "explain": [...]}`."""
+    """`--spec`: `{"identities": {name: [email, portal]}, "password", "flows": [...], "explain": [...]}`."""
     from django.test import Client
 
     spec = json.loads(Path(args.spec).read_text())
@@ -186,6 +187,19 @@ def task_probe(args: argparse.Namespace) -> dict[str, Any]:
     counter.install()
     minter = Minter()
     access = {name: minter.issue(*who).access for name, who in spec["identities"].items()}
+
+    browsers: dict[str, Client] = {}
+
+    def browser(name: str) -> Client:
+        """A client signed in to the identity's portal through its login form (the session cookie kept)."""
+        if name not in browsers:
+            email, portal = spec["identities"][name]
+            client = Client(HTTP_HOST="127.0.0.1", raise_request_exception=False)
+            answer = client.post(f"/portal/{portal}/login/", {"email": email, "password": spec["password"]})
+            if answer.status_code != 302:
+                raise RuntimeError(f"the probe's sign-in of {email} to {portal} answered {answer.status_code}")
+            browsers[name] = client
+        return browsers[name]
 
     def request(method: str, path: str, token: str | None, body: str | None) -> int:
         client = Client(HTTP_HOST="127.0.0.1", raise_request_exception=False)  # a fresh client: no cookies
@@ -204,6 +218,11 @@ def task_probe(args: argparse.Namespace) -> dict[str, Any]:
             if flow.get("refresh_of"):
                 body = json.dumps({"refresh": minter.issue(*spec["identities"][flow["refresh_of"]]).refresh})
             token = access[flow["auth"]] if flow.get("auth") else None
+            if flow.get("browser"):
+                client = browser(flow["browser"])
+                counter.reset()
+                statuses.append(client.generic(flow["method"], flow["path"]).status_code)
+                continue
             counter.reset()
             statuses.append(request(flow["method"], flow["path"], token, body))
         flows[flow["flow"]] = {

@@ -6,7 +6,8 @@ as the web role, wrk (installed by the harness's own prerequisite step when miss
 fails saying how to install it), three tenants of 20 events, one pass of 1-second flows.
 Results go to a temporary directory. The numbers themselves are not judged here (a loaded CI
 machine proves nothing about speed); the shape is: every flow, numeric fields, ratios, targets,
-and a Markdown table and an SVG chart that parse.
+and a Markdown table and an SVG chart that parse. The `dashboard` flow's browser sessions are
+signed in over HTTP through the portal's login form, so this also holds that path working.
 """
 
 from __future__ import annotations
@@ -103,12 +104,25 @@ def test_the_bench_harness_runs_on_tiny_data_and_writes_results_of_the_promised_
     assert all(e["found"] and _number(e["shared_buffers"]) for e in result["scale"]["explain"])
 
     targets = result["targets"]
-    assert len(targets) == 13
+    assert len(targets) == 15
     for target in targets:
         assert {"target", "value", "threshold", "met"} <= set(target)
         assert isinstance(target["met"], bool)
         assert target["value"] is None or _number(target["value"])
     assert any(t["target"].startswith("list >= 2.0x stock") for t in targets)
+
+    # The dashboard: browser sessions signed in over HTTP, each page answered 200 under load and after it.
+    dashboard = flows["dashboard"]
+    assert dashboard["queries"] >= 1, "the dashboard reads its tenant and user: the probe counted its statements"
+    assert probed["dashboard"]["sql"], probed["dashboard"]
+    by_target = {t["target"]: t for t in targets}
+    assert by_target["dashboard >= 0.1x bare"]["value"] == dashboard["ratio_bare"]
+    assert by_target["dashboard: <= 10 SQL statements"]["value"] == dashboard["queries"]
+    dashboard_run = next(r for r in result["passes"][0]["runs"] if r["flow"] == "dashboard")
+    assert dashboard_run["requests"] > 0
+    assert dashboard_run["unexpected_status"] == 0
+    assert dashboard_run["transport_errors"] == 0
+    assert not [n for n in result["scale"]["notes"] if "browser sessions" in n], result["scale"]["notes"]
 
     assert len(result["passes"]) == 1
     assert sorted(run["flow"] for run in result["passes"][0]["runs"]) == sorted(flows)
