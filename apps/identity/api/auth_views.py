@@ -162,15 +162,14 @@ class MeView(TenantAPIView):
     def get(self, request: Request) -> Response:
         principal = self.principal
         me = selectors.me_get(principal=principal)
-        user, tenant, portal = me.user, me.tenant, me.portal
         body: dict[str, Any] = {
-            "id": user.id,
-            "email": user.email,
-            "name": user.name,
-            "email_verified": user.email_verified,
+            "id": me.user_id,
+            "email": me.email,
+            "name": me.name,
+            "email_verified": me.email_verified,
             "mfa_enabled": me.mfa_enabled,
-            "tenant": {"id": tenant.id, "slug": tenant.slug, "name": tenant.name},
-            "portal": {"slug": portal.slug, "name": portal.name},
+            "tenant": {"id": me.tenant_id, "slug": me.tenant_slug, "name": me.tenant_name},
+            "portal": {"slug": me.portal_slug, "name": me.portal_name},
             "roles": list(principal.roles),
             "permissions": sorted(request_permissions(request)),
         }

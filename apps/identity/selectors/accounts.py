@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -26,26 +26,55 @@ def user_get_by_email(*, email: str) -> User | None:
 
 @dataclass(frozen=True)
 class Me:
-    user: User
-    tenant: Tenant
-    portal: Portal
+    """What `auth/me/` shows of the caller's account, tenant and portal (plain values, no model rows)."""
+
+    user_id: UUID
+    email: str
+    name: str
+    email_verified: bool
     mfa_enabled: bool
+    tenant_id: UUID
+    tenant_slug: str
+    tenant_name: str
+    portal_slug: str
+    portal_name: str
 
 
 def me_get(*, principal: Principal) -> Me:
-    """The caller's user, tenant and portal rows for `auth/me/`, and whether their account has MFA: two queries."""
-    user = (
+    """The caller's account, tenant and portal for `auth/me/`, and whether the account has MFA: one query.
+
+    The account row with the rest as subqueries, read as plain values (no model rows are built),
+    under the caller's tenant setting and row-level security; the portal is matched on the
+    token's tenant too.
+    """
+    portal = Portal.objects.filter(slug=principal.portal, tenant_id=principal.tenant_id)
+    tenant = Tenant.objects.filter(id=principal.tenant_id)
+    row = (
         User.objects.filter(id=principal.user_id, is_active=True)
-        .annotate(_mfa=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)))
+        .annotate(
+            mfa=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+            portal_name=Subquery(portal.values("name")[:1]),
+            tenant_slug=Subquery(tenant.values("slug")[:1]),
+            tenant_name=Subquery(tenant.values("name")[:1]),
+        )
+        .values("id", "email", "name", "email_verified", "mfa", "portal_name", "tenant_slug", "tenant_name")
         .first()
     )
-    portal = (
-        Portal.objects.select_related("tenant").filter(slug=principal.portal, tenant_id=principal.tenant_id).first()
-    )
-    if user is None or portal is None:
+    if row is None or row["portal_name"] is None or row["tenant_slug"] is None:
         # A validly signed token naming no such user or portal (the hot path does not look them up).
         raise AuthenticationFailed("This token names no account or portal that exists; sign in again.")
-    return Me(user=user, tenant=portal.tenant, portal=portal, mfa_enabled=bool(user._mfa))
+    return Me(
+        user_id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        email_verified=bool(row["email_verified"]),
+        mfa_enabled=bool(row["mfa"]),
+        tenant_id=principal.tenant_id,
+        tenant_slug=row["tenant_slug"],
+        tenant_name=row["tenant_name"],
+        portal_slug=principal.portal,
+        portal_name=row["portal_name"],
+    )
 
 
 def user_mfa_enabled(*, user: User) -> bool:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from uuid import UUID
 
@@ -77,7 +79,21 @@ def _hash(raw: str) -> str:
 # --------------------------------------------------------------------------- starting
 
 
-@transaction.atomic
+@contextmanager
+def _tenant_transaction(tenant: Tenant) -> Iterator[None]:
+    """A transaction that is `tenant`'s from its first statement, so the nested contexts set nothing again.
+
+    Outside any transaction it opens one (with one tenant setting and nothing to restore); inside someone
+    else's, a savepoint keeps a failure here to itself, as `transaction.atomic` did.
+    """
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic(), tenant_context(tenant):
+            yield
+    else:
+        with tenant_context(tenant):
+            yield
+
+
 def session_open(
     *, user: User, membership: Membership, portal: Portal, amr: list[str], client: ClientInfo, kind: str
 ) -> tuple[AuthSession, Membership]:
@@ -90,8 +106,17 @@ def session_open(
     (this session commits first, and the change then ends it). Without the
     lock a sign-in racing the change kept the old role for its token's lifetime.
     """
-    with tenant_context(portal.tenant):
-        list(Membership.objects.select_for_update(no_key=True).filter(id=membership.id).values_list("id"))
+    with _tenant_transaction(portal.tenant):
+        return _open(user=user, membership=membership, portal=portal, amr=amr, client=client, kind=kind)
+
+
+def _open(
+    *, user: User, membership: Membership, portal: Portal, amr: list[str], client: ClientInfo, kind: str
+) -> tuple[AuthSession, Membership]:
+    # In a transaction already the portal's tenant's (`_tenant_transaction`): the lock, the re-read and the
+    # audit entry set no tenant again. The re-read is its own statement, after the lock: it sees what a
+    # change that held the lock committed.
+    list(Membership.objects.select_for_update(no_key=True).filter(id=membership.id).values_list("id"))
     membership = admitted_membership(user=user, portal=portal)
     now = timezone.now()
     session = AuthSession.objects.create(
@@ -121,9 +146,9 @@ def session_open(
 def session_start(
     *, user: User, membership: Membership, portal: Portal, amr: list[str], client: ClientInfo
 ) -> IssuedTokens:
-    """A new API session (refresh family) with its first tokens."""
-    with transaction.atomic():
-        session, membership = session_open(
+    """A new API session (refresh family) with its first tokens: one transaction, one tenant setting."""
+    with _tenant_transaction(portal.tenant):
+        session, membership = _open(
             user=user, membership=membership, portal=portal, amr=amr, client=client, kind=Kind.API
         )
         tokens = _issue(session, membership.role.code)

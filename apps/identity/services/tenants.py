@@ -141,12 +141,13 @@ def tenant_create(
     # One round trip for both: a tenant slug is its default portal's slug too.
     if Tenant.objects.filter(Q(slug=slug) | Exists(Portal.objects.filter(slug=slug))).exists():
         raise Conflict(f"The slug {slug!r} is already taken.")
+    # No savepoint: a concurrent create that won the race fails these inserts, and the Conflict raised
+    # leaves this function's transaction, which rolls back whole (nothing here carries on after it).
     try:
-        with transaction.atomic():
-            tenant = Tenant.objects.create(slug=slug, name=name, plan_code=plan, tier=tier)
-            portal = Portal.objects.create(
-                tenant=tenant, slug=slug, name=name, is_default=True, admitted_roles=list(SYSTEM_ROLE_CODES)
-            )
+        tenant = Tenant.objects.create(slug=slug, name=name, plan_code=plan, tier=tier)
+        portal = Portal.objects.create(
+            tenant=tenant, slug=slug, name=name, is_default=True, admitted_roles=list(SYSTEM_ROLE_CODES)
+        )
     except IntegrityError as exc:  # a concurrent create won the race
         raise Conflict(f"The slug {slug!r} is already taken.") from exc
 
