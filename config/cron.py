@@ -9,11 +9,14 @@ intervals only in a worker started with the scheduler).
 from rq import cron
 
 from apps.common.idempotency import idempotency_purge
+from apps.common.jobs import recover_abandoned_jobs
 from apps.common.outbox import outbox_purge, outbox_sweep
 from apps.identity.services.accounts import pending_signup_purge
 
 # Relays what Redis could not take at commit time: a promised job waits at most this long once Redis is back.
 cron.register(outbox_sweep, queue_name="default", interval=30)
 cron.register(outbox_purge, queue_name="default", interval=24 * 60 * 60)
+# A job whose worker died mid-run goes back to its retries or the failed registry (`jobs_retry`), never lost.
+cron.register(recover_abandoned_jobs, queue_name="default", interval=5 * 60)
 cron.register(idempotency_purge, queue_name="default", interval=60 * 60)
 cron.register(pending_signup_purge, queue_name="default", interval=24 * 60 * 60)

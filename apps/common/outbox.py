@@ -35,9 +35,10 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
+from redis import Redis
 from redis.exceptions import RedisError
 from rq.exceptions import DuplicateJobError
-from rq.job import Job
+from rq.job import Job, get_current_job
 from rq.queue import Queue
 
 from apps.common.job_registry import UnknownJob, resolve_job
@@ -54,6 +55,9 @@ STALE_RELAYED_AFTER = timedelta(minutes=15)
 SWEEP_BATCH = 200
 DONE_RETENTION = timedelta(days=14)
 _ERROR_MAX_CHARS = 4000
+# Runs of each job by outcome, counted in Redis so every worker process and host adds to one hash, which
+# `/metrics` reads at scrape time (`apps.common.jobs.JobsCollector`). Fields are "<outcome>:<job path>".
+RUNS_KEY = "atrium:jobs:runs:{queue}"
 
 
 def outbox_job_id(message_id: UUID | str) -> str:
@@ -156,8 +160,30 @@ def outbox_run(*, message_id: str) -> None:
             message.done_at = timezone.now()
             message.last_error = ""
         message.save(update_fields=["status", "attempts", "relayed_at", "done_at", "last_error", "updated_at"])
+    _count_run(message, "succeeded" if failure is None else _failure_outcome(message.queue))
     if failure is not None:
         raise failure
+
+
+def count_job_run(connection: Redis, *, queue: str, job_path: str, outcome: str) -> None:
+    """Add one run to the job's outcome counter (succeeded, retried, failed, abandoned); never raises."""
+    try:
+        connection.hincrby(RUNS_KEY.format(queue=queue), f"{outcome}:{job_path}", 1)
+    except RedisError as exc:
+        logger.warning("jobs.count_failed", extra={"job_path": job_path, "outcome": outcome, "error": repr(exc)})
+
+
+def _count_run(message: OutboxMessage, outcome: str) -> None:
+    current = get_current_job()  # in a worker: its connection, already open
+    connection = current.connection if current is not None else _queue(message.queue, {}).connection
+    count_job_run(connection, queue=message.queue, job_path=message.job_path, outcome=outcome)
+
+
+def _failure_outcome(queue: str) -> str:
+    """`retried` when RQ will run the job again (a worker, retries left), else `failed`."""
+    current = get_current_job()
+    inline = not settings.RQ_QUEUES.get(queue, {}).get("ASYNC", True)  # the embedded queues never retry
+    return "retried" if current is not None and current.retries_left and not inline else "failed"
 
 
 def outbox_sweep(
@@ -218,6 +244,11 @@ _process_queues: dict[tuple[int, str], Queue] = {}
 def _forget_queues(*, setting: str, **kwargs: Any) -> None:
     if setting == "RQ_QUEUES":
         _process_queues.clear()
+
+
+def rq_queue(name: str) -> Queue:
+    """This process's RQ queue `name` (one client per process, as the relay uses)."""
+    return _queue(name, {})
 
 
 def _queue(name: str, queues: dict[str, Queue]) -> Queue:

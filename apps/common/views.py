@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.utils import extend_schema, inline_serializer
+from prometheus_client import generate_latest
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 
 from apps.common.errors import problem_response
 from apps.common.health import run_checks
+from apps.common.jobs import JOBS_METRICS
 
 
 # The probes run outside ATOMIC_REQUESTS: opening the request's transaction would need the database,
@@ -60,6 +62,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 def _export(request: HttpRequest) -> HttpResponse:
     response: HttpResponse = ExportToDjangoView(request)
+    # The job queues' gauges and run counters, read from Redis and the database now (apps.common.jobs).
+    response.content = response.content + generate_latest(JOBS_METRICS)
     return response
 
 

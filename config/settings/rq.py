@@ -8,9 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config import env as E
 
 RQ_QUEUE_NAMES = ("default", "mail", "billing")
+
+
+def retry_intervals(raw: str) -> list[int]:
+    """`ATRIUM_JOB_RETRY_INTERVALS`: seconds to wait before each retry, comma-separated; one retry per value."""
+    try:
+        values = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"ATRIUM_JOB_RETRY_INTERVALS must be whole seconds, e.g. 10,60,300: {exc}") from exc
+    if not values or min(values) < 0:
+        raise ImproperlyConfigured("ATRIUM_JOB_RETRY_INTERVALS needs at least one interval, none negative (10,60,300)")
+    return values
 
 
 def embedded_queues() -> dict[str, dict[str, Any]]:
@@ -35,4 +48,8 @@ if E.REDIS_URL:
 else:
     RQ_QUEUES = embedded_queues()
 RQ_EMBEDDED = not E.REDIS_URL
+# The back-off of a `@tenant_job` without its own `retry=`: after a failure it runs again after 10 s, 60 s, then
+# 300 s, and then stays in RQ's failed registry (`manage.py jobs_status`). Applied when a job is relayed; a
+# retry with a wait needs a worker started `--with-scheduler`. Tests set it short ([0, 0]: two retries at once).
+ATRIUM_JOB_RETRY_INTERVALS = retry_intervals(E.env.str("ATRIUM_JOB_RETRY_INTERVALS", default="10,60,300"))
 RQ_CRON_CONFIG = "config.cron"
