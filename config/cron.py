@@ -8,9 +8,12 @@ intervals only in a worker started with the scheduler).
 
 from rq import cron
 
+from apps.billing.services.lifecycle import billing_nightly
+from apps.billing.services.usage import usage_rollup_all
 from apps.common.idempotency import idempotency_purge
 from apps.common.jobs import recover_abandoned_jobs
 from apps.common.outbox import outbox_purge, outbox_sweep
+from apps.flows.services import analytics_rollup
 from apps.identity.services.accounts import pending_signup_purge
 
 # Relays what Redis could not take at commit time: a promised job waits at most this long once Redis is back.
@@ -20,3 +23,9 @@ cron.register(outbox_purge, queue_name="default", interval=24 * 60 * 60)
 cron.register(recover_abandoned_jobs, queue_name="default", interval=5 * 60)
 cron.register(idempotency_purge, queue_name="default", interval=60 * 60)
 cron.register(pending_signup_purge, queue_name="default", interval=24 * 60 * 60)
+# Recounts yesterday and today so far per tenant into the daily analytics table (the usage page reads it).
+cron.register(analytics_rollup, queue_name="default", interval=60 * 60)
+# Billing: usage totals of the current period, hourly; expired trials, closed periods (invoices) and
+# overdue invoices, nightly.
+cron.register(usage_rollup_all, queue_name="billing", interval=60 * 60)
+cron.register(billing_nightly, queue_name="billing", cron="15 2 * * *")

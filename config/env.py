@@ -81,6 +81,14 @@ MEDIA_ROOT: str = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 AWS_STORAGE_BUCKET_NAME: str = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 AWS_S3_ENDPOINT_URL: str = env.str("AWS_S3_ENDPOINT_URL", default="")
 AWS_S3_REGION_NAME: str = env.str("AWS_S3_REGION_NAME", default="us-east-1")
+# Per-file upload limit (refused while the body is read), the allowed content types (judged by the bytes),
+# and how long a download link (S3 presigned or the app's signed local link) works, in seconds.
+FILES_MAX_UPLOAD_MB: int = env.int("FILES_MAX_UPLOAD_MB", default=10)
+FILES_ALLOWED_TYPES: list[str] = env.list(
+    "FILES_ALLOWED_TYPES",
+    default=["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain", "text/csv"],
+)
+FILES_DOWNLOAD_URL_TTL: int = env.int("FILES_DOWNLOAD_URL_TTL", default=300)
 
 # Identity: JWT key directory and issuer.
 JWT_KEYS_DIR: str = env.str("JWT_KEYS_DIR", default=str(VAR_DIR / "jwt-keys"))
@@ -98,5 +106,14 @@ SINGLE_PROCESS: bool = env.bool("ATRIUM_SINGLE_PROCESS", default=False)
 CACHE_DIR = VAR_DIR / "cache"
 # Overrides of the API throttle rates, e.g. ATRIUM_THROTTLE_RATES="login=10/min,register=5/hour".
 THROTTLE_RATES: dict[str, str] = env.dict("ATRIUM_THROTTLE_RATES", default={})
+# Analytics event names `POST /api/v1/analytics/track/` accepts (comma-separated); others are 400.
+ANALYTICS_EVENTS: list[str] = env.list(
+    "ANALYTICS_EVENTS", default=["page_view", "feature_used", "onboarding_step_viewed", "onboarding_step_completed"]
+)
 # `make bench` only: serve the bench controls under /bench/ (benchmarks/controls, docs/performance.md).
 BENCH_CONTROLS: bool = env.bool("BENCH_CONTROLS", default=False)
+
+# Billing: the Stripe provider when a secret key is set (offline otherwise), and the webhook signing secret.
+STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="")
+BILLING_INVOICE_DUE_DAYS: int = env.int("BILLING_INVOICE_DUE_DAYS", default=14)

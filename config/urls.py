@@ -16,6 +16,9 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/identity/", include("apps.identity.api.urls")),
+    path("api/v1/billing/", include("apps.billing.api.urls")),
+    path("api/v1/files/", include("apps.files.api.urls")),
+    path("api/v1/", include("apps.flows.api.urls")),  # flows/..., analytics/track/
     path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
     path("portal/<slug:slug>/", include("apps.portals.urls")),
     path("", landing, name="landing"),

@@ -24,6 +24,9 @@ GLOBAL_MODELS: dict[str, str] = {
     "identity.RefreshToken": "looked up by its hash before the tenant is known",
     "identity.PendingSignup": "a password waiting for proof of the mailbox, looked up by address at sign-in",
     "identity.BackupCode": "a user's MFA recovery codes belong to the user, like their TOTP device, in every tenant",
+    "billing.Plan": "the platform's plan catalogue, the same for every tenant",
+    "billing.BillingCustomer": "a provider's customer id -> tenant: webhooks look it up before the tenant is known",
+    "billing.StripeEvent": "processed webhook event ids, recorded before the tenant is known",
     "common.OutboxMessage": "relay infrastructure swept across tenants by an operator job; carries the tenant id",
 }
 # Mixed tables: system rows without tenant, tenant rows with one; RLS admits shared rows for reading.

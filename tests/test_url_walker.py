@@ -64,6 +64,10 @@ PUBLIC_API_VIEWS: dict[str, str] = {
     "apps.identity.api.account_views.PasswordResetView": "always 202; reveals nothing",
     "apps.identity.api.account_views.PasswordResetConfirmView": "the mailed reset token is the authentication",
     "apps.identity.api.invitations.InvitationAcceptView": "the invitation token is the authentication",
+    "apps.files.api.views.FileDownloadView": (
+        "a file's signed, expiring link (local storage): the token, bound to the tenant and file, is the grant"
+    ),
+    "apps.billing.api.views.StripeWebhookView": "Stripe's deliveries: the verified Stripe-Signature authenticates",
 }
 
 # Portal pages nobody needs to be signed in for, each with its reason (docs/api.md, "Portal UI").

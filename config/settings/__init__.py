@@ -6,6 +6,7 @@ variable to fix.
 """
 
 from config.settings.base import *  # noqa: F403
+from config.settings.billing import *  # noqa: F403
 from config.settings.drf import *  # noqa: F403
 from config.settings.guard import check_production_settings
 from config.settings.jwt import *  # noqa: F403

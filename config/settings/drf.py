@@ -17,6 +17,10 @@ AUTH_THROTTLE_RATES: dict[str, str | None] = {
     "email_resend": "20/hour",
     "register": "20/hour",
 }
+# Per-user scopes of signed-in API calls (`apps.flows.api.throttling.PerUserThrottle`).
+API_THROTTLE_RATES: dict[str, str | None] = {
+    "analytics": "120/min",
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -31,6 +35,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["apps.identity.throttling.ScopedAuthThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         **AUTH_THROTTLE_RATES,
+        **API_THROTTLE_RATES,
         **{
             scope: None if rate.strip().lower() in {"", "none", "off"} else rate.strip()
             for scope, rate in E.THROTTLE_RATES.items()

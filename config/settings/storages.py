@@ -1,4 +1,4 @@
-"""File storage: local disk by default, S3 (django-storages) when a bucket is named."""
+"""File storage: local disk by default, S3 (django-storages) when a bucket is named; the files app's limits."""
 
 from __future__ import annotations
 
@@ -6,23 +6,42 @@ from typing import Any
 
 from config import env as E
 
-_default: dict[str, Any]
-if E.AWS_STORAGE_BUCKET_NAME:
-    _default = {
+# apps.files: per-file size limit (MB), allowed content types, lifetime of a download link (seconds).
+FILES_MAX_UPLOAD_MB = E.FILES_MAX_UPLOAD_MB
+FILES_ALLOWED_TYPES = E.FILES_ALLOWED_TYPES
+FILES_DOWNLOAD_URL_TTL = E.FILES_DOWNLOAD_URL_TTL
+
+
+def s3_storage(*, bucket: str, endpoint_url: str | None, region: str, expire: int, **extra: Any) -> dict[str, Any]:
+    """The S3 backend's entry of STORAGES (also used by the tests against their own endpoint)."""
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": E.AWS_STORAGE_BUCKET_NAME,
-            "endpoint_url": E.AWS_S3_ENDPOINT_URL or None,
-            "region_name": E.AWS_S3_REGION_NAME,
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region,
+            # v4 presigned URLs (botocore's default for presigning is still v2 on some paths).
             "signature_version": "s3v4",
-            "addressing_style": "path" if E.AWS_S3_ENDPOINT_URL else "auto",
+            "addressing_style": "path" if endpoint_url else "auto",
             # Never overwrite an object that has the same key; presigned URLs are short.
             "file_overwrite": False,
-            "querystring_expire": 300,
+            "querystring_expire": expire,
             "default_acl": None,
+            **extra,
         },
     }
+
+
+_default: dict[str, Any]
+if E.AWS_STORAGE_BUCKET_NAME:
+    _default = s3_storage(
+        bucket=E.AWS_STORAGE_BUCKET_NAME,
+        endpoint_url=E.AWS_S3_ENDPOINT_URL,
+        region=E.AWS_S3_REGION_NAME,
+        expire=E.FILES_DOWNLOAD_URL_TTL,
+    )
 else:
+    # Under MEDIA_ROOT (var/media by default). Nothing serves MEDIA_URL: files go out through signed links only.
     _default = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 
 STORAGES = {

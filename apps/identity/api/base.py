@@ -9,6 +9,11 @@ a class that does fails when it is defined (`__init_subclass__`), and the URL
 walker test checks every routed view again. `PublicAPIView` is the one other
 kind: no authentication, listed by name in the URL walker test.
 
+A view may also declare `required_feature`, a feature code the tenant's plan
+must grant (`identity.plugs.has_feature`, which billing answers): without it
+every action is 403 `feature_not_in_plan`. The plan is read from the tenant row
+on each request, so a plan change shows at the next one.
+
 The handler reads who is calling from the view: `principal` (what the token
 says), `tenant` (its id and slug, no query), and — for writes that record who
 acted — `tenant_row` and `actor`, each loaded once per request.
@@ -32,8 +37,10 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from apps.common import statement_tenancy
+from apps.common.exceptions import PermissionDenied
 from apps.common.pagination import PagePagination
 from apps.common.tenancy import tenant_context
+from apps.identity import plugs
 from apps.identity.authentication import BearerAuthentication
 from apps.identity.models import Tenant, User
 from apps.identity.principal import Principal, TenantRef
@@ -47,6 +54,13 @@ _PROJECT_PACKAGES = frozenset({"apps", "config", "tests"})
 LEAN_READ_ACTIONS = frozenset({"list", "retrieve", "get"})
 
 
+class FeatureNotInPlan(PermissionDenied):
+    """The tenant's plan does not include the feature this endpoint needs (`required_feature`)."""
+
+    code = "feature_not_in_plan"
+    title = "Not in your plan"
+
+
 class TenantScopedViewMixin:
     """Authentication, permissions and tenant context; mixed into APIView and GenericViewSet."""
 
@@ -56,6 +70,8 @@ class TenantScopedViewMixin:
     # Hot reads served without the request transaction (apps.common.statement_tenancy, ADR 0012): the same
     # authentication, permission check, tenant setting and RLS, one round trip per statement. Read actions only.
     lean_actions: ClassVar[frozenset[str]] = frozenset()
+    # A feature code the tenant's plan must grant for every action of the view (None: no plan gate).
+    required_feature: ClassVar[str | None] = None
     _scope: ExitStack
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -105,6 +121,11 @@ class TenantScopedViewMixin:
             self._scope.enter_context(statement_tenancy.tenant_reads(self.principal.tenant))
         else:
             self._scope.enter_context(tenant_context(self.principal.tenant))
+        if self.required_feature is not None and not plugs.has_feature(self.tenant_row, self.required_feature):
+            raise FeatureNotInPlan(
+                f"Your plan does not include {self.required_feature!r}; move to a plan that does.",
+                feature=self.required_feature,
+            )
 
     def _lean_read(self, request: Request) -> bool:
         if not self.lean_actions or request.method not in ("GET", "HEAD"):

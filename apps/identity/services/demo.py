@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from apps.common.tenancy import tenant_context
+from apps.identity import plugs
 from apps.identity.models import Membership, Portal, Tenant, User
 from apps.identity.services.tenants import system_role
 
@@ -47,9 +48,12 @@ def demo_seed(*, password: str | None, make_password: Callable[[], str]) -> Demo
     """Create what is missing; with `password`, (re)set it for every demo user."""
     result = DemoResult()
     tenants: dict[str, Tenant] = {}
+    new_tenants: list[Tenant] = []
     for slug, name in DEMO_TENANTS.items():
         tenant, created = Tenant.objects.get_or_create(slug=slug, defaults={"name": name})
         tenants[slug] = tenant
+        if created:
+            new_tenants.append(tenant)
         result.summary.append(f"tenant {slug}: {'created' if created else 'unchanged'}")
     for tenant_slug, slug, name, roles, default, color in DEMO_PORTALS:
         _, created = Portal.objects.get_or_create(
@@ -77,4 +81,8 @@ def demo_seed(*, password: str | None, make_password: Callable[[], str]) -> Demo
         with tenant_context(tenant):
             Membership.objects.get_or_create(tenant=tenant, user=user, defaults={"role": system_role(demo.role)})
         result.summary.append(f"user {demo.email}: {'created' if created else 'unchanged'}")
+    for tenant in new_tenants:
+        # What every new tenant gets from the other apps (a subscription, onboarding steps), as create_tenant does.
+        with tenant_context(tenant):
+            plugs.tenant_created(tenant)
     return result

@@ -1,0 +1,184 @@
+"""Billing reads: the plan catalogue, a tenant's entitlements, subscription, usage and invoices.
+
+Entitlements are read from the tenant row's mirror (`plan_code`,
+`subscription_status`), which every request loads fresh: a plan change is seen
+by the next request, with no cache to invalidate. A canceled subscription
+keeps only the `free` plan's entitlements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from apps.billing.catalogue import DEFAULT_BY_CODE, DEFAULT_PLANS, FREE
+from apps.billing.models import Invoice, Plan, Subscription, UsageTotal
+from apps.billing.periods import period_bounds
+from apps.common.exceptions import NotFound
+from apps.common.tenancy import TenantLike
+from apps.identity import plugs
+from apps.identity.models import Portal, Tenant
+from apps.identity.services.seats import seats_used
+
+LIMIT_NAMES = ("seats", "portals", "storage_bytes")
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """A plan as the rules read it (a row of the catalogue, or the built-in default)."""
+
+    code: str
+    name: str
+    price_cents: int
+    currency: str
+    interval: str
+    trial_days: int
+    features: tuple[str, ...]
+    limits: dict[str, int | None] = field(hash=False)
+    metered: dict[str, dict[str, int]] = field(hash=False)
+
+    @classmethod
+    def of(cls, row: Plan | dict[str, Any]) -> PlanView:
+        values = row if isinstance(row, dict) else {name: getattr(row, name) for name in _PLAN_FIELDS}
+        return cls(
+            code=str(values["code"]),
+            name=str(values["name"]),
+            price_cents=int(values["price_cents"]),
+            currency=str(values["currency"]),
+            interval=str(values["interval"]),
+            trial_days=int(values["trial_days"]),
+            features=tuple(values.get("features") or ()),
+            limits=dict(values.get("limits") or {}),
+            metered=dict(values.get("metered") or {}),
+        )
+
+
+_PLAN_FIELDS = ("code", "name", "price_cents", "currency", "interval", "trial_days", "features", "limits", "metered")
+
+
+def plan_list() -> QuerySet[Plan]:
+    """The active plans of the catalogue, cheapest first."""
+    return Plan.objects.filter(active=True).order_by("position", "code")
+
+
+def plan_catalogue() -> dict[str, PlanView]:
+    """Every active plan by code; the built-in catalogue when the table is empty (before seeding)."""
+    rows = list(plan_list())
+    if not rows:
+        return {plan["code"]: PlanView.of(plan) for plan in DEFAULT_PLANS}
+    return {row.code: PlanView.of(row) for row in rows}
+
+
+def plan_get(*, code: str) -> PlanView:
+    """One active plan by code; 404 when the catalogue has no such plan."""
+    row = Plan.objects.filter(code=code, active=True).first()
+    if row is not None:
+        return PlanView.of(row)
+    if code in DEFAULT_BY_CODE and not Plan.objects.exists():
+        return PlanView.of(DEFAULT_BY_CODE[code])
+    raise NotFound(f"No plan {code!r}.")
+
+
+def effective_plan_code(tenant: Tenant) -> str:
+    """The plan whose entitlements apply: the mirrored plan, or `free` once the subscription is canceled."""
+    if tenant.subscription_status == Subscription.Status.CANCELED:
+        return FREE
+    return tenant.plan_code or FREE
+
+
+def entitlements_for(tenant: Tenant) -> PlanView:
+    """The plan the tenant's entitlements come from (fresh from its row); the free plan for an unknown code."""
+    try:
+        return plan_get(code=effective_plan_code(tenant))
+    except NotFound:
+        return plan_get(code=FREE)
+
+
+def subscription_get(*, tenant: TenantLike) -> Subscription | None:
+    """The tenant's subscription row, or None for a tenant made before billing ran for it."""
+    return Subscription.objects.filter(tenant_id=tenant.id).first()
+
+
+def usage_totals(*, tenant: TenantLike, period_start: datetime) -> dict[str, int]:
+    """The rolled-up totals of one period, by metric."""
+    rows = UsageTotal.objects.filter(tenant_id=tenant.id, period_start=period_start).values_list("metric", "total")
+    return dict(rows)
+
+
+def current_period(*, tenant: TenantLike, now: datetime) -> tuple[datetime, datetime]:
+    """The subscription's current period, or the calendar month around `now` without one."""
+    subscription = subscription_get(tenant=tenant)
+    if subscription is not None and subscription.current_period_start <= now < subscription.current_period_end:
+        return subscription.current_period_start, subscription.current_period_end
+    return period_bounds(now, interval="month")
+
+
+def invoice_list(*, tenant: TenantLike) -> QuerySet[Invoice]:
+    """The tenant's invoices, newest first."""
+    return Invoice.objects.filter(tenant_id=tenant.id).order_by("-created_at", "-id")
+
+
+def usage_gauges(*, tenant: Tenant) -> dict[str, int]:
+    """The gauges as they stand now: seats held, active portals, bytes stored."""
+    return {
+        "seats": seats_used(tenant=tenant),
+        "portals": Portal.objects.filter(tenant_id=tenant.id, active=True).count(),
+        "storage_bytes": int(plugs.storage_used_bytes(tenant) or 0),
+    }
+
+
+def usage_view(*, tenant: Tenant, now: datetime) -> dict[str, Any]:
+    """The current period's totals (as of the last roll-up), gauges raised to their reading now."""
+    start, end = current_period(tenant=tenant, now=now)
+    totals = usage_totals(tenant=tenant, period_start=start)
+    metrics = {"seats": 0, "portals": 0, "storage_bytes": 0, "api_calls": 0} | totals
+    for name, value in usage_gauges(tenant=tenant).items():
+        metrics[name] = max(int(metrics.get(name) or 0), value)
+    return {"period_start": start, "period_end": end, "metrics": metrics}
+
+
+def entitlements_view(plan: PlanView) -> dict[str, Any]:
+    return {"features": list(plan.features), "limits": {name: plan.limits.get(name) for name in LIMIT_NAMES}}
+
+
+def plan_view(plan: Plan) -> dict[str, Any]:
+    view = PlanView.of(plan)
+    return {
+        "code": view.code,
+        "name": view.name,
+        "price_cents": view.price_cents,
+        "currency": view.currency,
+        "interval": view.interval,
+        "trial_days": view.trial_days,
+        "features": list(view.features),
+        "limits": {name: view.limits.get(name) for name in LIMIT_NAMES},
+    }
+
+
+def subscription_view(*, tenant: Tenant, now: datetime) -> dict[str, Any]:
+    """The subscription as the API shows it; from the tenant row's mirror for a tenant without one yet."""
+    subscription = subscription_get(tenant=tenant)
+    entitlements = entitlements_view(entitlements_for(tenant))
+    if subscription is None:
+        start, end = period_bounds(now, interval="month")
+        return {
+            "plan": tenant.plan_code,
+            "status": tenant.subscription_status,
+            "trial_ends_at": None,
+            "current_period_start": start,
+            "current_period_end": end,
+            "provider": Subscription.Provider.OFFLINE,
+            "entitlements": entitlements,
+        }
+    return {
+        "plan": subscription.plan_code,
+        "status": subscription.status,
+        "trial_ends_at": subscription.trial_ends_at,
+        "current_period_start": subscription.current_period_start,
+        "current_period_end": subscription.current_period_end,
+        "provider": subscription.provider,
+        "entitlements": entitlements,
+    }

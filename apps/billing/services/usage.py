@@ -1,0 +1,81 @@
+"""Usage: metered events and gauge readings, and their roll-up into per-period totals.
+
+Metrics (`METRICS`): `api_calls` is a metered count (the period's total is
+the sum of its records); `seats`, `portals` and `storage_bytes` are gauges,
+read by the roll-up (the period's total is the peak reading). The roll-up
+runs hourly (`config/cron.py`) tenant by tenant, inside each tenant's context,
+on the worker's database role: no escape from the tenant wall is needed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from django.db import transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+from apps.billing.models import UsageRecord, UsageTotal
+from apps.billing.selectors import current_period, usage_gauges
+from apps.common.exceptions import ApplicationError
+from apps.common.tenancy import tenant_context
+from apps.identity.models import Tenant
+
+SUM: Final = "sum"
+PEAK: Final = "max"
+METRICS: Final[dict[str, str]] = {"seats": PEAK, "portals": PEAK, "storage_bytes": PEAK, "api_calls": SUM}
+GAUGES: Final = tuple(name for name, kind in METRICS.items() if kind == PEAK)
+
+
+def usage_record(*, tenant: Tenant, metric: str, quantity: int, at: datetime | None = None) -> UsageRecord:
+    """Record one measurement of `metric` for the tenant (in its context)."""
+    if metric not in METRICS:
+        raise ApplicationError(f"Unknown metric {metric!r}.", errors={"metric": [f"One of {', '.join(METRICS)}."]})
+    if quantity < 0:
+        raise ApplicationError("A quantity is not negative.", errors={"quantity": ["Not negative."]})
+    record: UsageRecord = UsageRecord.objects.create(
+        tenant_id=tenant.id, metric=metric, quantity=quantity, at=at or timezone.now()
+    )
+    return record
+
+
+@transaction.atomic
+def usage_rollup(*, tenant: Tenant, now: datetime | None = None) -> dict[str, int]:
+    """Read the gauges, then write the current period's totals of every metric; returns them."""
+    now = now or timezone.now()
+    for metric, value in usage_gauges(tenant=tenant).items():
+        UsageRecord.objects.create(tenant_id=tenant.id, metric=metric, quantity=value, at=now)
+    start, end = current_period(tenant=tenant, now=now)
+    records = UsageRecord.objects.filter(tenant_id=tenant.id, at__gte=start, at__lt=end)
+    summed = records.filter(metric__in=[m for m, kind in METRICS.items() if kind == SUM])
+    peaked = records.filter(metric__in=GAUGES)
+    found = {
+        row["metric"]: row["total"] for row in summed.values("metric").annotate(total=Sum("quantity")).order_by()
+    } | {row["metric"]: row["total"] for row in peaked.values("metric").annotate(total=Max("quantity")).order_by()}
+    totals = {metric: int(found.get(metric) or 0) for metric in METRICS}
+    for metric, total in totals.items():
+        UsageTotal.objects.update_or_create(
+            tenant_id=tenant.id,
+            period_start=start,
+            metric=metric,
+            defaults={"period_end": end, "total": total},
+        )
+    return totals
+
+
+def usage_rollup_all(*, batch_size: int = 500) -> int:
+    """Periodic job: roll up every tenant's usage, one short transaction per tenant. Returns how many."""
+    done, last_id = 0, None
+    while True:
+        page = Tenant.objects.filter(status=Tenant.Status.ACTIVE).order_by("id")
+        if last_id is not None:
+            page = page.filter(id__gt=last_id)
+        tenants = list(page[:batch_size])
+        for tenant in tenants:
+            with tenant_context(tenant):
+                usage_rollup(tenant=tenant)
+            done += 1
+        if len(tenants) < batch_size:
+            return done
+        last_id = tenants[-1].id
