@@ -18,7 +18,6 @@ from rest_framework_simplejwt.exceptions import TokenError
 from apps.common import request_context
 from apps.identity import revocation
 from apps.identity.principal import Principal, principal_from_payload
-from apps.identity.throttling import shared_store
 from apps.identity.tokens import AtriumAccessToken
 
 logger = logging.getLogger("atrium.auth")
@@ -65,19 +64,10 @@ class BearerAuthentication(BaseAuthentication):
             token = AtriumAccessToken(raw)
         except TokenError as exc:
             raise exceptions.AuthenticationFailed("The access token is invalid or expired.") from exc
-        principal = principal_from_payload(token.payload)
-        # Revocation cannot be checked without the shared cache: refuse (503) rather than trust.
-        with shared_store("The service cannot check sessions right now; try again in a moment."):
-            result = revocation.check(
-                sid=str(principal.sid),
-                jti=principal.jti,
-                user_id=str(principal.user_id),
-                tenant_id=str(principal.tenant_id),
-                issued_at=principal.issued_at,
-            )
-        if result.revoked:
+        live = revocation.principal_live(principal_from_payload(token.payload))
+        if live is None:
             raise exceptions.AuthenticationFailed("This session has ended; sign in again.")
-        principal = Principal(**{**principal.__dict__, "rbac_version": result.rbac_version})
+        principal = live
         request_context.bind(user=str(principal.user_id), tenant=principal.tenant.slug, portal=principal.portal)
         return TokenUser(principal.user_id), principal
 

@@ -20,7 +20,9 @@ from uuid import UUID
 from django.conf import settings
 from django.core.cache import cache
 
+from apps.identity.principal import Principal
 from apps.identity.rbac.version import RBAC_VERSION_KEY, rbac_version_from
+from apps.identity.throttling import shared_store
 
 PREFIX = "auth:rev"
 
@@ -121,3 +123,23 @@ def check(*, sid: str, jti: str, user_id: str, tenant_id: str, issued_at: int) -
         if not revoked and key in values:
             revoked = _predates(not_before=values[key], issued_at=issued_at, sid=sid)
     return CheckResult(revoked=revoked, rbac_version=rbac_version_from(values.get(RBAC_VERSION_KEY)))
+
+
+def principal_live(principal: Principal) -> Principal | None:
+    """The principal with the current RBAC version, or None when it was revoked.
+
+    The one check every authenticated request makes, whatever carried the principal (a bearer
+    token, a portal's browser session): one cache round trip. Without the shared cache it
+    cannot be checked, so it refuses (503) rather than trusts.
+    """
+    with shared_store("The service cannot check sessions right now; try again in a moment."):
+        result = check(
+            sid=str(principal.sid),
+            jti=principal.jti,
+            user_id=str(principal.user_id),
+            tenant_id=str(principal.tenant_id),
+            issued_at=principal.issued_at,
+        )
+    if result.revoked:
+        return None
+    return Principal(**{**principal.__dict__, "rbac_version": result.rbac_version})

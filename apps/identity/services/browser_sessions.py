@@ -39,7 +39,6 @@ from apps.identity.services.sessions import (
     session_revoke,
     session_still_admitted,
 )
-from apps.identity.throttling import shared_store
 
 Claims = dict[str, Any]
 
@@ -124,26 +123,18 @@ def browser_auth(*, claims: Mapping[str, Any], portal: Portal, client: ClientInf
     principal = _principal(claims)
     if principal is None or principal.portal != portal.slug or principal.tenant_id != portal.tenant_id:
         return None
-    with shared_store("The service cannot check sessions right now; try again in a moment."):
-        result = revocation.check(
-            sid=str(principal.sid),
-            jti=principal.jti,
-            user_id=str(principal.user_id),
-            tenant_id=str(principal.tenant_id),
-            issued_at=principal.issued_at,
-        )
-    if result.revoked:
+    live = revocation.principal_live(principal)  # the bearer token's check, the same round trip
+    if live is None:
         return None
     renewed = None
-    if principal.expires_at <= time.time():
-        renewed = _renew(principal, client)
+    if live.expires_at <= time.time():
+        renewed = _renew(live, client)
         if renewed is None:
             return None
         fresh = _principal(renewed)
         assert fresh is not None
-        principal = fresh
-    principal = replace(principal, rbac_version=result.rbac_version)
-    return BrowserAuth(principal=principal, claims=renewed or dict(claims), renewed=renewed is not None)
+        live = replace(fresh, rbac_version=live.rbac_version)
+    return BrowserAuth(principal=live, claims=renewed or dict(claims), renewed=renewed is not None)
 
 
 def browser_session_end(*, claims: Mapping[str, Any], ip: str | None) -> None:
