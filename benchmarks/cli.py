@@ -5,7 +5,8 @@ The steps, each printed with the seconds since the start:
 1. prerequisites: wrk (apt-get installs it when missing), DATABASE_URL (the operator role, on
    PostgreSQL), the web role `<operator>_web`, REDIS_URL;
 2. a fresh database `<db>_bench` (dropped at the end), migrated and `seed_rbac`ed as the
-   operator, then seeded with SQL set operations (benchmarks/seed.py);
+   operator, then seeded with SQL set operations (benchmarks/seed.py); then the `detail` flow's
+   files, uploaded through the files service as the web role (stored in the work directory);
 3. gunicorn with config/gunicorn.conf.py as the web role, DEBUG off, the bench controls on;
 4. the SQL probe: statements per request of each flow, and the list queries' plans;
 5. tokens minted through the services (benchmarks/tasks.py), just before measuring; browser
@@ -33,7 +34,7 @@ import psycopg
 
 from benchmarks import browser, load, prereq, report, results, seed
 from benchmarks import server as srv
-from benchmarks.load import FLOW_NAMES, FLOWS, Flow
+from benchmarks.load import FILE_DETAIL, FLOW_NAMES, FLOWS, Flow
 from benchmarks.runner import Child, RefreshPool, Run, spread
 from config import env as E
 from config.env import BASE_DIR
@@ -70,6 +71,7 @@ SCALES: dict[str, dict[str, int]] = {
 SPREAD = 200  # at most this many tenants' users hold the tokens of one flow
 BIG_SESSIONS = 16
 BROWSER_TENANTS = 16  # the dashboard's browser sessions: owner, admin and member of this many tenants
+FILES_PER_MEMBER = 2  # the `detail` flow's files: uploaded by the member of each tenant whose member holds a token
 ACCESS_MAX_AGE_S = 10 * 60  # access tokens live 15 minutes: re-mint before that
 
 
@@ -141,7 +143,28 @@ def prepare(run: Run) -> dict[str, Any]:
     shape = seed.Shape(tenants=args.tenants, events=args.events, big_events=args.big_events)
     run.seeded = seed.seed(run.db.operator_url, shape, hashed.pop("hash"), run.step)
     seed.grant_web_role(run.db.operator_url, run.db.name, run.db.operator, run.db.web_role)
+    if any(f.source == "detail" for f in args.flow_list):
+        seed_files(run)
     return hashed
+
+
+def seed_files(run: Run) -> None:
+    """The `detail` flow's files: uploaded through the files service by each member who holds its tokens."""
+    users = spread("member", SPREAD, run.args.tenants)
+    spec = {"users": users, "per_user": FILES_PER_MEMBER}
+    fast = {"PGOPTIONS": "-c synchronous_commit=off"}  # set-up, as the minting: no waiting for the disk
+    made: dict[str, Any] = run.finish(run.start_task("seed-files", web=True, spec=spec, env=fast))
+    run.files = made["files"]
+    run.seeded["files (services.file_upload)"] = made["seconds"]
+    run.step(
+        f"seed: {made['count']} files of {len(users)} tenants through services.file_upload (web role, "
+        f"{made['ms_per_file']} ms each) into {run.work / 'media'}"
+    )
+
+
+def detail_paths(run: Run) -> dict[str, list[str]]:
+    """Per portal, the `detail` paths of its files."""
+    return {slug: [FILE_DETAIL.format(file=i) for i in ids] for slug, ids in run.files.items()}
 
 
 def start_probe(run: Run) -> Child:
@@ -160,8 +183,13 @@ def start_probe(run: Run) -> Child:
         if flow.mode == "cookie":
             item["browser"] = "admin"
             item["path"] = flow.path.format(portal=first)
+        elif flow.mode == "path_bearer":
+            item["auth"] = "member"
+            item["path"] = flow.path.format(file=run.files[first][0])
         elif flow.source in {"admin", "member", "big"}:
             item["auth"] = flow.source
+            if flow.body is not None:
+                item["body"] = flow.body
         elif flow.source == "login":
             item["body"] = login
         elif flow.source == "refresh":
@@ -187,7 +215,8 @@ def start_probe(run: Run) -> Child:
 
 def mint_access(run: Run, pool: RefreshPool | None = None) -> dict[str, Path]:
     args, lines = run.args, run.work / "lines"
-    files = {name: lines / f"{name}.txt" for name in ("admin", "member", "big")}
+    names = ("admin", "member", "big", "detail") if run.files else ("admin", "member", "big")
+    files = {name: lines / f"{name}.txt" for name in names}
     for path in files.values():
         path.unlink(missing_ok=True)
     jobs = [
@@ -210,6 +239,18 @@ def mint_access(run: Run, pool: RefreshPool | None = None) -> dict[str, Path]:
             "users": [[seed.email("admin", seed.BIG_SLUG), seed.BIG_SLUG]],
         },
     ]
+    if run.files:
+        # `PATH token` lines: one per member and file of the member's own tenant.
+        members = spread("member", SPREAD, args.tenants)
+        jobs.append(
+            {
+                "file": str(files["detail"]),
+                "kind": "access",
+                "count": len(members) * FILES_PER_MEMBER,
+                "users": members,
+                "paths": detail_paths(run),
+            }
+        )
     first_refresh = args.warmup + args.duration  # pass 1: warm-up and measured run; later ones top up
     refresh_jobs = pool.plan(first_refresh) if pool is not None else []
     run.mint(jobs + refresh_jobs)
@@ -225,10 +266,11 @@ def mint_access(run: Run, pool: RefreshPool | None = None) -> dict[str, Path]:
         )
     )
     files["login"] = logins
-    counts = {name: len(files[name].read_text().splitlines()) for name in ("admin", "member", "big")}
+    counts = {name: len(files[name].read_text().splitlines()) for name in names}
     run.step(
         f"access tokens minted through services.sessions.session_start: {counts['admin']} admins, "
         f"{counts['member']} members, {counts['big']} sessions of {seed.BIG_SLUG}"
+        + (f", {counts['detail']} members' `PATH token` lines for detail" if "detail" in counts else "")
     )
     return files
 

@@ -1,9 +1,13 @@
 -- One wrk script for every flow of `make bench` (benchmarks/load.py starts wrk with it).
 --
---   wrk ... -s benchmarks/flow.lua URL -- MODE FILE METHOD PATH THREADS
+--   wrk ... -s benchmarks/flow.lua URL -- MODE FILE METHOD PATH THREADS [BODY]
 --
 -- MODE static: the same request every time (no FILE: "-").
--- MODE bearer: FILE holds one access token per line, sent as `Authorization: Bearer <token>`.
+-- MODE bearer: FILE holds one access token per line, sent as `Authorization: Bearer <token>`;
+--              with a BODY (not "-"), that JSON body goes with every request (the `create` flow).
+-- MODE path_bearer: FILE holds `PATH TOKEN` per line (a file of the token's own tenant, for the
+--              `detail` flow): the request goes to that line's PATH with `Authorization: Bearer
+--              TOKEN`; the PATH argument is unused. Each line's request is formatted once, in init().
 -- MODE json:   FILE holds one JSON body per line (login bodies, `{"refresh": ...}`), POSTed in turn.
 -- MODE cookie: FILE holds `PATH COOKIE` per line (a portal's dashboard and a signed-in browser's
 --              `sessionid=...`): the request goes to that line's PATH with `Cookie: COOKIE`; the
@@ -26,6 +30,7 @@ end
 function init(args)
   mode, file, method, path = args[1], args[2], args[3], args[4]
   local nthreads = tonumber(args[5]) or 1
+  if args[6] and args[6] ~= "-" then body = args[6] end
   used, nitems, items, idx = 0, 0, {}, 0
   if mode == "static" then
     fixed = wrk.format(method, path)
@@ -47,6 +52,11 @@ function init(args)
       local p, c = line:match("^(%S+) (.+)$")
       items[i] = wrk.format(method, p, { ["Cookie"] = c })
     end
+  elseif mode == "path_bearer" then
+    for i, line in ipairs(items) do
+      local p, t = line:match("^(%S+) (%S+)$")
+      items[i] = wrk.format(method, p, { ["Authorization"] = "Bearer " .. t })
+    end
   end
 end
 
@@ -56,8 +66,11 @@ function request()
   idx = idx + 1
   if idx > nitems then idx = 1 end
   local item = items[idx]
-  if mode == "cookie" then return item end
+  if mode == "cookie" or mode == "path_bearer" then return item end
   if mode == "bearer" then
+    if body then
+      return wrk.format(method, path, { ["Authorization"] = "Bearer " .. item, ["Content-Type"] = "application/json" }, body)
+    end
     return wrk.format(method, path, { ["Authorization"] = "Bearer " .. item })
   end
   return wrk.format(method, path, { ["Content-Type"] = "application/json" }, item)

@@ -13,17 +13,20 @@ from benchmarks import server as srv
 LUA = Path(__file__).with_name("flow.lua")
 
 AUDIT = "/api/v1/identity/audit-events/"
+FILE_DETAIL = "/api/v1/files/{file}/"
+TRACK_BODY = '{"event": "page_view", "properties": {"path": "/x"}}'
 
 
 @dataclass(frozen=True)
 class Flow:
     name: str
     method: str
-    path: str  # `{portal}` in it: each line of the flow's file names its own path (mode cookie)
-    mode: str  # static | bearer | json | cookie
-    source: str | None  # the lines file: admin, member, big, login, refresh, dashboard
+    path: str  # `{portal}`, `{file}` in it: each line of the flow's file names its own path (cookie, path_bearer)
+    mode: str  # static | bearer | json | cookie | path_bearer
+    source: str | None  # the lines file: admin, member, big, login, refresh, dashboard, detail
     expect: int
     what: str
+    body: str | None = None  # mode bearer: the JSON body sent with every request (Content-Type: application/json)
 
     @property
     def ok_is_error(self) -> bool:
@@ -32,8 +35,8 @@ class Flow:
 
     @property
     def url_path(self) -> str:
-        """The path of wrk's URL argument (the script sends each line's own path when there is `{portal}`)."""
-        return "/" if "{portal}" in self.path else self.path
+        """The path of wrk's URL argument (the script sends each line's own path when the path has a `{…}`)."""
+        return "/" if "{" in self.path else self.path
 
 
 FLOWS: tuple[Flow, ...] = (
@@ -53,6 +56,25 @@ FLOWS: tuple[Flow, ...] = (
         "dashboard",
         200,
         "the portal's dashboard page, signed in with a session cookie",
+    ),
+    Flow(
+        "detail",
+        "GET",
+        FILE_DETAIL,
+        "path_bearer",
+        "detail",
+        200,
+        "a file's metadata and signed download link, as a member of its tenant",
+    ),
+    Flow(
+        "create",
+        "POST",
+        "/api/v1/analytics/track/",
+        "bearer",
+        "member",
+        201,
+        "an analytics event recorded, as a member",
+        body=TRACK_BODY,
     ),
     Flow("unauthorized", "GET", AUDIT, "static", None, 401, "no token on a tenant endpoint"),
     Flow("forbidden", "GET", AUDIT, "bearer", "member", 403, "a member on audit events"),
@@ -89,6 +111,7 @@ def run(
         flow.method,
         flow.path,
         str(threads),
+        flow.body or "-",
     ]
     app_before = srv.snapshot(server.pids())
     db_before = srv.snapshot(srv.postgres_backends(dbname))

@@ -22,6 +22,8 @@ RATIO_TARGETS: dict[str, float] = {
     "members": 0.20,
     "refresh": 0.10,
     "dashboard": 0.10,
+    "detail": 0.20,
+    "create": 0.20,
     "unauthorized": 0.50,
     "forbidden": 0.40,
 }

@@ -4,9 +4,13 @@ The harness starts each in a child process with the environment it chose (settin
 production-like settings, the database role). Each writes its result as JSON to `--out`.
 
 - `hash`: one password hash for every seeded user, and the cost of one check (benchmarks/passwords.py).
+- `seed-files`: small text files uploaded through the files service (`services.file_upload`, in
+  each tenant's context, as the web role), so the `detail` flow reads rows and objects the app
+  itself wrote; the ids per portal go back to the harness.
 - `mint`: access and refresh tokens through the services a sign-in uses
   (`selectors.admission.admitted_membership`, then `services.sessions.session_start`), not
-  through HTTP; one line per token into the files the wrk scripts read.
+  through HTTP; one line per token into the files the wrk scripts read (`PATH token` when the
+  job names a path per portal: the `detail` flow's file of the token's own tenant).
 - `probe`: one request of each flow through Django's test client (full middleware stack, the
   web role, `DEBUG` off; the `dashboard` flow's client signs in through the portal's login form
   first and keeps its session cookie), counting every SQL statement sent on any connection (an
@@ -84,20 +88,71 @@ class Minter:
 
 
 def task_mint(args: argparse.Namespace) -> dict[str, Any]:
-    """`--spec` is `{"jobs": [{"file", "kind": "access"|"refresh", "count", "users": [[email, portal], ...]}]}`."""
+    """`--spec` is `{"jobs": [{"file", "kind": "access"|"refresh", "count", "users": [[email, portal], ...]}]}`.
+
+    A job may add `"paths": {portal: [path, ...]}`: its lines are then `PATH token`, a path of the token's own
+    portal; a user's k-th line (line i, k = i // len(users)) takes the portal's path k (cycling).
+    """
     minter = Minter()
     spec = json.loads(Path(args.spec).read_text())
     started, made = time.perf_counter(), 0
     for job in spec["jobs"]:
-        users = job["users"]
+        users, paths = job["users"], job.get("paths")
         with open(job["file"], "a", encoding="ascii") as out:
             for i in range(job["count"]):
                 email, portal = users[i % len(users)]
                 tokens = minter.issue(email, portal)
-                out.write((tokens.access if job["kind"] == "access" else tokens.refresh) + "\n")
+                token = tokens.access if job["kind"] == "access" else tokens.refresh
+                if paths is not None:
+                    own = paths[portal]
+                    token = f"{own[(i // len(users)) % len(own)]} {token}"
+                out.write(token + "\n")
                 made += 1
     seconds = time.perf_counter() - started
     return {"tokens": made, "seconds": round(seconds, 2), "ms_per_token": _ms(seconds / max(made, 1))}
+
+
+# --------------------------------------------------------------------------- seed-files
+
+
+def task_seed_files(args: argparse.Namespace) -> dict[str, Any]:
+    """`--spec`: `{"users": [[email, portal], ...], "per_user": n}`: n small text files uploaded by each user.
+
+    Through `services.file_upload` in the portal's tenant context, as an upload request runs it: the
+    permission check, the content sniffed from the bytes, the quota, the object written to the storage
+    (local: `MEDIA_ROOT`, which the harness puts in its work directory), the row and its `file.uploaded`
+    audit event. Returns `{"files": {portal: [file id, ...]}, "count", "seconds", "ms_per_file"}`.
+    """
+    import hashlib
+    import io
+
+    from apps.common.tenancy import tenant_context
+    from apps.files.services import file_upload
+    from apps.files.uploads import ReceivedFile
+    from apps.identity.models import Portal, User
+
+    spec = json.loads(Path(args.spec).read_text())
+    files: dict[str, list[str]] = {}
+    started, made = time.perf_counter(), 0
+    for email, slug in spec["users"]:
+        user = User.objects.get(email=email)
+        tenant = Portal.objects.select_related("tenant").get(slug=slug).tenant
+        with tenant_context(tenant):
+            for n in range(spec["per_user"]):
+                content = f"Notes of {slug}, file {n + 1}.\n".encode() * 8
+                upload = ReceivedFile(
+                    io.BytesIO(content),
+                    given_name=f"bench notes {n + 1}.txt",
+                    content_type="text/plain",
+                    size=len(content),
+                    sha256=hashlib.sha256(content).hexdigest(),
+                    charset=None,
+                )
+                file = file_upload(tenant=tenant, actor=user, upload=upload, ip="127.0.0.1")
+                files.setdefault(slug, []).append(str(file.id))
+                made += 1
+    seconds = time.perf_counter() - started
+    return {"files": files, "count": made, "seconds": round(seconds, 2), "ms_per_file": _ms(seconds / max(made, 1))}
 
 
 # --------------------------------------------------------------------------- probe
@@ -278,6 +333,7 @@ def task_create_tenants(args: argparse.Namespace) -> dict[str, Any]:
 TASKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "hash": task_hash,
     "mint": task_mint,
+    "seed-files": task_seed_files,
     "probe": task_probe,
     "create-tenants": task_create_tenants,
 }

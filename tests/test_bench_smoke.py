@@ -7,7 +7,9 @@ fails saying how to install it), three tenants of 20 events, one pass of 1-secon
 Results go to a temporary directory. The numbers themselves are not judged here (a loaded CI
 machine proves nothing about speed); the shape is: every flow, numeric fields, ratios, targets,
 and a Markdown table and an SVG chart that parse. The `dashboard` flow's browser sessions are
-signed in over HTTP through the portal's login form, so this also holds that path working.
+signed in over HTTP through the portal's login form, so this also holds that path working; the
+`detail` flow's files are uploaded through the files service, and `create` records analytics
+events past the per-user throttle's default rate (the harness raises it), each answer as expected.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def test_the_bench_harness_runs_on_tiny_data_and_writes_results_of_the_promised_
     assert all(e["found"] and _number(e["shared_buffers"]) for e in result["scale"]["explain"])
 
     targets = result["targets"]
-    assert len(targets) == 15
+    assert len(targets) == 17
     for target in targets:
         assert {"target", "value", "threshold", "met"} <= set(target)
         assert isinstance(target["met"], bool)
@@ -123,6 +125,23 @@ def test_the_bench_harness_runs_on_tiny_data_and_writes_results_of_the_promised_
     assert dashboard_run["unexpected_status"] == 0
     assert dashboard_run["transport_errors"] == 0
     assert not [n for n in result["scale"]["notes"] if "browser sessions" in n], result["scale"]["notes"]
+
+    # detail (a file of the token's own tenant: 200, never a 404) and create (an analytics event: 201, never
+    # a 429 from the per-user throttle): each answered as expected under load, their statements counted.
+    statements = {
+        "detail": ('"files_file"', "the detail reads its file row"),
+        "create": ('INSERT INTO "flows_analyticsevent"', "create inserts the event"),
+    }
+    for name, (needle, what) in statements.items():
+        flow = flows[name]
+        assert flow["queries"] >= 1, name
+        assert any(needle in sql for sql in probed[name]["sql"]), (what, probed[name]["sql"])
+        assert by_target[f"{name} >= 0.2x bare"]["value"] == flow["ratio_bare"]
+        flow_run = next(r for r in result["passes"][0]["runs"] if r["flow"] == name)
+        assert flow_run["requests"] > 0, name
+        assert flow_run["unexpected_status"] == 0, (name, flow_run)
+        assert flow_run["transport_errors"] == 0, (name, flow_run)
+    assert result["scale"]["seed_seconds"]["files (services.file_upload)"] >= 0
 
     assert len(result["passes"]) == 1
     assert sorted(run["flow"] for run in result["passes"][0]["runs"]) == sorted(flows)
