@@ -10,7 +10,8 @@ class BillingConfig(AppConfig):
     label = "billing"
 
     def ready(self) -> None:
-        from apps.billing import entitlements, jobs  # noqa: F401 - register the jobs
+        from apps.billing import entitlements
+        from apps.billing.services import stripe_events  # noqa: F401 - registers its job
         from apps.billing.services.subscriptions import on_tenant_created
         from apps.identity import plugs
 

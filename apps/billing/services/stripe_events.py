@@ -6,7 +6,7 @@ minutes), then inserts the event id into `StripeEvent` (unique). A second
 delivery of the same id — also one racing the first: on PostgreSQL its insert
 waits on the unique index until the first commits, then fails — is answered
 200 and changes nothing. The effects are an outbox job
-(`jobs.stripe_event_apply_job`), written in the same transaction, that runs
+(`stripe_event_apply_job`, below), written in the same transaction, that runs
 in the event's tenant context and applies the event once (the event row is
 locked and marked processed).
 
@@ -37,6 +37,7 @@ from apps.billing.models import BillingCustomer, Invoice, StripeEvent, Subscript
 from apps.billing.selectors import plan_catalogue
 from apps.billing.services.subscriptions import subscription_lock, subscription_mirror
 from apps.common.exceptions import ApplicationError
+from apps.common.jobs import tenant_job
 from apps.identity.models import Tenant
 from apps.identity.services.audit import audit_record
 
@@ -103,8 +104,6 @@ def _tenant_for(obj: dict[str, Any], *, event_type: str) -> Tenant | None:
 
 def stripe_webhook_receive(*, payload: bytes, signature: str | None) -> tuple[StripeEvent, bool]:
     """Verify and record a delivery; (event, True) for a new event, (the recorded one, False) for a duplicate."""
-    from apps.billing.jobs import stripe_event_apply_job
-
     data = _verify(payload, signature)
     obj = data["data"]["object"]
     known = data["type"] in HANDLERS
@@ -150,6 +149,12 @@ def stripe_event_apply(*, tenant: Tenant, event_id: str) -> str:
             data={"type": event.type},
         )
     return str(outcome)
+
+
+@tenant_job(queue="billing")
+def stripe_event_apply_job(*, tenant: Tenant, event_id: str) -> None:
+    """The effects of a recorded Stripe event, applied once in its tenant's context (the RQ entry point)."""
+    stripe_event_apply(tenant=tenant, event_id=event_id)
 
 
 # --------------------------------------------------------------------------- handlers
