@@ -1,7 +1,7 @@
 """Billing's API (docs/api.md, "Billing"): plans, the subscription and its change, usage, invoices, Stripe's webhook.
 
 Thin views: parse, call one service or selector, render. Who may do what is
-API.md's table (`apps.billing.permissions`): the plan change is the owner's.
+the permission table of docs/api.md (`apps.billing.permissions`): the plan change is the owner's.
 """
 
 from __future__ import annotations
