@@ -39,18 +39,27 @@ def onboarding_seed(*, tenant: TenantLike) -> int:
         tenant_id=tenant.id, code=ONBOARDING, portal=None, defaults={"name": "Onboarding"}
     )
     have = set(Step.objects.filter(flow=flow).values_list("code", flat=True))
-    missing = [
-        Step(tenant_id=tenant.id, flow=flow, code=code, title=title, order=(index + 1) * 10)
-        for index, (code, title) in enumerate(DEFAULT_ONBOARDING_STEPS)
-        if code not in have
-    ]
+    missing = _default_steps(tenant=tenant, flow=flow, skip=have)
     Step.objects.bulk_create(missing)
     return len(missing)
 
 
+def _default_steps(*, tenant: TenantLike, flow: FlowDefinition, skip: set[str] | None = None) -> list[Step]:
+    return [
+        Step(tenant_id=tenant.id, flow=flow, code=code, title=title, order=(index + 1) * 10)
+        for index, (code, title) in enumerate(DEFAULT_ONBOARDING_STEPS)
+        if code not in (skip or set())
+    ]
+
+
 def flow_tenant_created(tenant: Tenant) -> None:
-    """The "tenant created" plug (`identity.plugs`): runs in the creating transaction, in the tenant's context."""
-    onboarding_seed(tenant=tenant)
+    """The "tenant created" plug (`identity.plugs`): runs in the creating transaction, in the tenant's context.
+
+    A tenant just created has no flow yet, so its onboarding is two inserts and no reads
+    (`onboarding_seed` is the idempotent form, for tenants that may have some already).
+    """
+    flow = FlowDefinition.objects.create(tenant_id=tenant.id, code=ONBOARDING, portal=None, name="Onboarding")
+    Step.objects.bulk_create(_default_steps(tenant=tenant, flow=flow))
 
 
 @transaction.atomic

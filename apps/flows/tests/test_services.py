@@ -33,6 +33,15 @@ def test_a_new_tenant_gets_the_onboarding_steps_from_the_plug(rbac_seeded):
     assert checklist.completed is False
 
 
+def test_a_new_tenant_s_onboarding_is_two_inserts(tenant, django_assert_num_queries):
+    from apps.flows.services.onboarding import flow_tenant_created
+
+    with tenant_context(tenant), django_assert_num_queries(2):
+        flow_tenant_created(tenant)
+    with tenant_context(tenant):
+        assert Step.objects.count() == len(DEFAULT_ONBOARDING_STEPS)
+
+
 def test_onboarding_seed_is_idempotent_and_keeps_the_tenant_s_edits(tenant):
     with tenant_context(tenant):
         assert onboarding_seed(tenant=tenant) == len(DEFAULT_ONBOARDING_STEPS)
