@@ -44,7 +44,7 @@ from apps.portals import session_store
 from apps.portals.navigation import SIGNED_IN, navigation
 
 
-def wait_text(seconds: int | None) -> str:
+def _wait_text(seconds: int | None) -> str:
     if not seconds:
         return "a moment"
     minutes, secs = divmod(int(seconds), 60)
@@ -52,6 +52,18 @@ def wait_text(seconds: int | None) -> str:
         return f"{secs} second{'s' if secs != 1 else ''}"
     minutes += 1 if secs else 0
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def too_many_message(exc: TooManyRequests) -> str:
+    """What a locked or throttled person reads: the service's reason and how long to wait."""
+    return f"{exc.detail} Try again in {_wait_text(exc.retry_after)}."
+
+
+def with_retry_after(response: HttpResponse, exc: TooManyRequests) -> HttpResponse:
+    """`response` (a form shown again with the wait, 429) carrying the error's `Retry-After` header."""
+    for name, value in exc.headers.items():
+        response[name] = value
+    return response
 
 
 def error_page(request: HttpRequest, *, status: int, detail: str, portal: Portal | None = None) -> HttpResponse:
@@ -94,7 +106,7 @@ class _PortalBase(View):
             transaction.set_rollback(True)
             detail = exc.detail
             if isinstance(exc, TooManyRequests):
-                detail = f"{exc.detail} Try again in {wait_text(exc.retry_after)}."
+                detail = too_many_message(exc)
             status = exc.status if exc.status in (400, 403, 404, 409, 429) else 400
             return error_page(request, status=status, detail=detail, portal=self.portal)
 

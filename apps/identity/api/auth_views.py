@@ -20,7 +20,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.common.api import problems
-from apps.common.net import client_ip, user_agent
 from apps.identity import selectors
 from apps.identity.api.base import PublicAPIView, TenantAPIView
 from apps.identity.api.mfa_serializers import LOGIN_RESULT_SERIALIZERS
@@ -32,18 +31,13 @@ from apps.identity.api.serializers import (
     TokensOutputSerializer,
 )
 from apps.identity.authentication import BearerAuthentication
+from apps.identity.client_info import client_info
 from apps.identity.principal import Principal
 from apps.identity.rbac.request_checks import request_permissions
 from apps.identity.services import sessions, signin
 from apps.identity.services.lockout import DEVICE_COOKIE, DEVICE_MAX_AGE_SECONDS
 from apps.identity.services.mfa import MfaChallenge
 from apps.identity.tokens import keyring
-
-
-def _client(request: Request) -> sessions.ClientInfo:
-    return sessions.ClientInfo(
-        ip=client_ip(request), user_agent=user_agent(request), device=request.COOKIES.get(DEVICE_COOKIE, "")
-    )
 
 
 def sign_in_response(result: sessions.IssuedTokens | MfaChallenge) -> Response:
@@ -96,7 +90,7 @@ class LoginView(PublicAPIView):
     def post(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        client = _client(request)
+        client = client_info(request)
         result = signin.sign_in(
             email=data.validated_data["email"],
             password=data.validated_data["password"],
@@ -128,7 +122,7 @@ class RefreshView(PublicAPIView):
     def post(self, request: Request) -> Response:
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        tokens = sessions.refresh_rotate(raw=data.validated_data["refresh"], client=_client(request))
+        tokens = sessions.refresh_rotate(raw=data.validated_data["refresh"], client=client_info(request))
         return Response(tokens.as_response())
 
 
@@ -148,7 +142,7 @@ class LogoutView(PublicAPIView):
         sessions.logout(
             raw_refresh=data.validated_data["refresh"],
             access_jti=principal.jti if principal else None,
-            client=_client(request),
+            client=client_info(request),
         )
         return Response(status=204)
 
@@ -194,7 +188,7 @@ class SwitchView(TenantAPIView):
             user_id=principal.user_id,
             amr=list(principal.amr),
             portal_slug=data.validated_data["portal"],
-            client=_client(request),
+            client=client_info(request),
         )
         return Response(tokens.as_response())
 

@@ -31,7 +31,7 @@ from rest_framework.response import Response
 
 from apps.common import request_context
 from apps.common.api import problems
-from apps.identity.api.auth_views import _client, sign_in_response, token_endpoint
+from apps.identity.api.auth_views import sign_in_response, token_endpoint
 from apps.identity.api.base import PublicAPIView, TenantAPIView
 from apps.identity.api.mfa_serializers import (
     BackupCodesOutputSerializer,
@@ -43,6 +43,7 @@ from apps.identity.api.mfa_serializers import (
 )
 from apps.identity.api.serializers import TokensOutputSerializer
 from apps.identity.authentication import BearerAuthentication, TokenUser, bearer_credential
+from apps.identity.client_info import client_info
 from apps.identity.exceptions import TokenInvalid
 from apps.identity.models import User
 from apps.identity.principal import Principal, TenantRef
@@ -137,7 +138,7 @@ class MfaVerifyView(PublicAPIView):
         tokens = mfa.mfa_verify(
             mfa_token=data.validated_data["mfa_token"],
             code=data.validated_data["code"],
-            client=_client(request),
+            client=client_info(request),
             start=session_start,
         )
         return sign_in_response(tokens)
@@ -167,7 +168,7 @@ class TotpSetupView(TenantAPIView):
         "count over); `qr_svg` is a standalone SVG document. 409 when MFA is already on.",
     )
     def post(self, request: Request) -> Response:
-        setup = mfa.totp_setup(user=_user(self.principal), ip=_client(request).ip, portal=self.principal.portal)
+        setup = mfa.totp_setup(user=_user(self.principal), ip=client_info(request).ip, portal=self.principal.portal)
         body = {"secret": setup.secret, "otpauth_uri": setup.otpauth_uri, "qr_svg": setup.qr_svg}
         return Response(TotpSetupOutputSerializer(body).data)
 
@@ -192,7 +193,7 @@ class TotpConfirmView(TenantAPIView):
         confirmed = mfa.totp_confirm(
             user=_user(principal),
             code=data.validated_data["code"],
-            client=_client(request),
+            client=client_info(request),
             enrolment=enrolment,
             start=session_start,
         )
@@ -215,7 +216,7 @@ class TotpDisableView(TenantAPIView):
     def post(self, request: Request) -> Response:
         data = MfaCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        mfa.totp_disable(user=_user(self.principal), code=data.validated_data["code"], ip=_client(request).ip)
+        mfa.totp_disable(user=_user(self.principal), code=data.validated_data["code"], ip=client_info(request).ip)
         return Response(status=204)
 
 
@@ -233,6 +234,6 @@ class BackupCodesView(TenantAPIView):
         data = MfaCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         codes = mfa.backup_codes_regenerate(
-            user=_user(self.principal), code=data.validated_data["code"], ip=_client(request).ip
+            user=_user(self.principal), code=data.validated_data["code"], ip=client_info(request).ip
         )
         return Response(BackupCodesOutputSerializer({"backup_codes": codes}).data)

@@ -23,7 +23,7 @@ from apps.identity.services import invitations, signin
 from apps.identity.services.invitations import InvitationPreview
 from apps.identity.services.mfa import MfaChallenge
 from apps.identity.services.sessions import ClientInfo
-from apps.portals.base import PublicPortalPage, wait_text
+from apps.portals.base import PublicPortalPage, too_many_message, with_retry_after
 from apps.portals.views.account_support import (
     PASSWORD_HELP,
     TwoPasswordsForm,
@@ -164,10 +164,7 @@ class InvitationAcceptPage(PublicPortalPage):
         self, request: HttpRequest, preview: InvitationPreview, form: forms.Form, error: ApplicationError
     ) -> HttpResponse:
         if isinstance(error, TooManyRequests):
-            form.add_error(None, f"{error.detail} Try again in {wait_text(error.retry_after)}.")
-            response = self._page(preview, form, status=429)
-            for name, value in error.headers.items():
-                response[name] = value
-            return response
+            form.add_error(None, too_many_message(error))
+            return with_retry_after(self._page(preview, form, status=429), error)
         form.add_error("password", "The password is wrong.")
         return self._page(preview, form, status=400)

@@ -21,6 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from apps.common.exceptions import PermissionDenied, TooManyRequests
 from apps.identity.client_info import client_info
 from apps.identity.exceptions import EmailUnverified, InvalidCredentials, MfaCodeInvalid, MfaCodeRejected, TokenInvalid
+from apps.identity.models import User
 from apps.identity.selectors.accounts import user_get_active
 from apps.identity.services import mfa, signin
 from apps.identity.services.browser_sessions import BrowserSignIn, browser_session_end, browser_session_start
@@ -28,7 +29,7 @@ from apps.identity.services.lockout import DEVICE_COOKIE, DEVICE_MAX_AGE_SECONDS
 from apps.identity.services.mfa import MfaChallenge
 from apps.identity.services.sessions import ClientInfo
 from apps.portals import session_store
-from apps.portals.base import PortalPage, PublicPortalPage, error_page, safe_next, wait_text
+from apps.portals.base import PortalPage, PublicPortalPage, error_page, safe_next, too_many_message, with_retry_after
 from apps.portals.navigation import SIGNED_IN
 
 
@@ -118,11 +119,8 @@ class LoginPage(PublicPortalPage):
             form.add_error(None, exc.detail)
             return self.render(context, status=403)
         except TooManyRequests as exc:
-            form.add_error(None, f"{exc.detail} Try again in {wait_text(exc.retry_after)}.")
-            response = self.render(context, status=429)
-            for name, value in exc.headers.items():
-                response[name] = value
-            return response
+            form.add_error(None, too_many_message(exc))
+            return with_retry_after(self.render(context, status=429), exc)
         except PermissionDenied as exc:
             # A member this portal does not admit: the 403 page, and no session here.
             return error_page(request, status=403, detail=exc.detail, portal=self.portal)
@@ -174,7 +172,7 @@ class LoginCodePage(_SecondFactorPage):
             form.add_error("code", exc.detail)
             return self.render(context, status=400)
         except TooManyRequests as exc:
-            return self.restart(request, f"{exc.detail} Try again in {wait_text(exc.retry_after)}.")
+            return self.restart(request, too_many_message(exc))
         except (TokenInvalid, PermissionDenied) as exc:
             return self.restart(request, exc.detail)
         return _signed_in(self, request, started)
@@ -187,7 +185,7 @@ class LoginEnrolPage(_SecondFactorPage):
     template_name = "portals/login_enrol.html"
     enrol = True
 
-    def _user(self, token: str) -> Any:
+    def _user(self, token: str) -> tuple[mfa.MfaTokenData, User]:
         data = mfa.mfa_token_get(raw=token, purpose="enrol")
         user = user_get_active(user_id=data.user_id)
         if user is None:
@@ -225,7 +223,7 @@ class LoginEnrolPage(_SecondFactorPage):
             messages.error(request, "The code is wrong or has expired; scan the new code and try again.")
             return HttpResponseRedirect(self.url("login-enrol"))
         except TooManyRequests as exc:
-            return self.restart(request, f"{exc.detail} Try again in {wait_text(exc.retry_after)}.")
+            return self.restart(request, too_many_message(exc))
         except TokenInvalid as exc:
             return self.restart(request, exc.detail)
         assert confirmed.tokens is not None

@@ -21,7 +21,7 @@ from apps.common.exceptions import ApplicationError, TooManyRequests
 from apps.identity.client_info import client_info
 from apps.identity.selectors.tenancy import tenant_get
 from apps.identity.services import accounts
-from apps.portals.base import PortalPage, wait_text
+from apps.portals.base import PortalPage, too_many_message, with_retry_after
 from apps.portals.navigation import SIGNED_IN
 from apps.portals.views.forms_support import add_service_errors
 
@@ -127,11 +127,8 @@ class PasswordChangePage(ProfilePage):
                 ip=client_info(request).ip,
             )
         except TooManyRequests as exc:
-            form.add_error(None, f"{exc.detail} Try again in {wait_text(exc.retry_after)}.")
-            response = self.render(self.page(password_form=form), status=429)
-            for header, value in exc.headers.items():
-                response[header] = value
-            return response
+            form.add_error(None, too_many_message(exc))
+            return with_retry_after(self.render(self.page(password_form=form), status=429), exc)
         except ApplicationError as exc:
             add_service_errors(form, exc)
             return self.render(self.page(password_form=form), status=exc.status)
