@@ -124,6 +124,14 @@ def other_tenant(db: None) -> object:
 
 
 @pytest.fixture
+def custom_roles_plan(tenant: object, other_tenant: object) -> None:
+    """Both test tenants on `pro`, the plan with custom roles (the default `free` has none)."""
+    from apps.identity.models import Tenant
+
+    Tenant.objects.filter(pk__in=[tenant.pk, other_tenant.pk]).update(plan_code="pro")  # type: ignore[attr-defined]
+
+
+@pytest.fixture
 def portal(tenant: object) -> object:
     from apps.identity.tests.factories import PortalFactory
 

@@ -117,3 +117,6 @@ BENCH_CONTROLS: bool = env.bool("BENCH_CONTROLS", default=False)
 STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="")
 BILLING_INVOICE_DUE_DAYS: int = env.int("BILLING_INVOICE_DUE_DAYS", default=14)
+BILLING_USAGE_RETENTION_DAYS: int = env.int("BILLING_USAGE_RETENTION_DAYS", default=400)
+# A test run flushes every count at once, so a test sees what it counted.
+ATRIUM_METERING_FLUSH_SECONDS: float = env.float("ATRIUM_METERING_FLUSH_SECONDS", default=0 if TESTING else 10)

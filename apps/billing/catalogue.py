@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from apps.identity.plugs import FEATURE_CUSTOM_ROLES as _IDENTITY_CUSTOM_ROLES
+
 FREE: Final = "free"
 PRO: Final = "pro"
 ENTERPRISE: Final = "enterprise"
@@ -19,7 +21,7 @@ FEATURE_PORTALS: Final = "portals"
 FEATURE_FILES: Final = "files"
 FEATURE_ONBOARDING: Final = "onboarding"
 FEATURE_ANALYTICS: Final = "analytics"
-FEATURE_CUSTOM_ROLES: Final = "custom_roles"
+FEATURE_CUSTOM_ROLES: Final = _IDENTITY_CUSTOM_ROLES  # identity gates role changes on it
 FEATURE_API_KEYS: Final = "api_keys"
 FEATURE_WEBHOOKS: Final = "webhooks"
 FEATURE_AUDIT_EXPORT: Final = "audit_export"

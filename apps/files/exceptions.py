@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.common.exceptions import ApplicationError
+from apps.common.exceptions import ApplicationError, ServiceUnavailable
 
 
 class FileTooLarge(ApplicationError):
@@ -35,3 +35,10 @@ class InvalidDownloadLink(ApplicationError):
     status = 403
     code = "invalid_download_link"
     title = "Invalid or expired download link"
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The file storage (the S3 endpoint, the disk) failed while storing: nothing was kept, try again."""
+
+    code = "storage_unavailable"
+    title = "File storage unavailable"

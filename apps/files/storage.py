@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Final
 from uuid import UUID
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core import signing
 from django.core.files import File as DjangoFile
@@ -31,7 +32,7 @@ from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 
-from apps.files.exceptions import InvalidDownloadLink
+from apps.files.exceptions import InvalidDownloadLink, StorageUnavailable
 
 logger = logging.getLogger("atrium.files")
 
@@ -55,7 +56,14 @@ def object_write(*, key: str, content: IO[bytes], content_type: str) -> str:
     content.seek(0)
     wrapped = DjangoFile(content, name=key)
     wrapped.content_type = content_type  # type: ignore[attr-defined]  # S3Storage sets ContentType from it
-    saved = file_storage().save(key, wrapped)
+    try:
+        saved = file_storage().save(key, wrapped)
+    except (BotoCoreError, ClientError, OSError) as exc:
+        logger.warning("file_storage_unavailable", extra={"key": key, "error": type(exc).__name__})
+        object_delete_quietly(key=key)  # a part may have landed
+        refusal = StorageUnavailable("The file storage did not answer; nothing was stored. Try again in a minute.")
+        refusal.headers["Retry-After"] = "60"
+        raise refusal from exc
     if saved != key:
         # Keys carry a fresh UUID, so a storage renaming one means something is badly off: do not hide it.
         file_storage().delete(saved)

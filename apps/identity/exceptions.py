@@ -38,3 +38,10 @@ class EmailUnverified(PermissionDenied):
 
     code = "email_unverified"
     title = "E-mail address not verified"
+
+
+class FeatureNotInPlan(PermissionDenied):
+    """The tenant's plan does not include a feature (an endpoint's `required_feature`, custom roles, ...)."""
+
+    code = "feature_not_in_plan"
+    title = "Not in your plan"

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from apps.identity.models import Tenant
 
+# The plan feature identity itself gates on: creating and changing custom roles (`services.roles`).
+FEATURE_CUSTOM_ROLES = "custom_roles"
+
 
 @dataclass(frozen=True)
 class PlanInfo:

@@ -14,3 +14,7 @@ STRIPE_WEBHOOK_SECRET: str = E.STRIPE_WEBHOOK_SECRET
 STRIPE_WEBHOOK_TOLERANCE: int = 300
 # An open invoice unpaid this many days after it is issued makes the subscription past_due.
 BILLING_INVOICE_DUE_DAYS: int = E.BILLING_INVOICE_DUE_DAYS
+# Usage readings (`UsageRecord`) older than this are deleted by the nightly job; period totals stay.
+BILLING_USAGE_RETENTION_DAYS: int = E.BILLING_USAGE_RETENTION_DAYS
+# How often each worker moves its buffered API-call counts to the cache (apps.common.metering).
+ATRIUM_METERING_FLUSH_SECONDS: float = E.ATRIUM_METERING_FLUSH_SECONDS

@@ -11,6 +11,8 @@ webhooks instead (`services.stripe_events`).
   what it includes) and the next period starts where it ended.
 - An active subscription with an open invoice older than
   `BILLING_INVOICE_DUE_DAYS` becomes past_due.
+- Usage readings past their retention are deleted (after the period close
+  that may still have needed them).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from apps.billing.services.subscriptions import (
     subscription_mirror,
     subscription_transition,
 )
-from apps.billing.services.usage import usage_rollup
+from apps.billing.services.usage import usage_prune, usage_rollup
 from apps.common.tenancy import tenant_context
 from apps.identity.models import Tenant
 from apps.identity.services.audit import audit_record
@@ -44,6 +46,7 @@ class NightlyReport:
     trials_ended: int = 0
     invoices: int = 0
     past_due: int = 0
+    usage_pruned: int = 0
 
 
 @transaction.atomic
@@ -108,7 +111,7 @@ def subscription_overdue_check(*, tenant: Tenant, now: datetime | None = None) -
 
 
 def billing_nightly(*, now: datetime | None = None, batch_size: int = 500) -> NightlyReport:
-    """Periodic job: expired trials, period closes and overdue checks for every tenant with a subscription."""
+    """Periodic job: trials, period closes and overdue checks of each subscription; old usage readings pruned."""
     now = now or timezone.now()
     report = NightlyReport()
     last_id = None
@@ -119,11 +122,12 @@ def billing_nightly(*, now: datetime | None = None, batch_size: int = 500) -> Ni
         tenants = list(page[:batch_size])
         for tenant in tenants:
             with tenant_context(tenant):
-                if not Subscription.objects.filter(tenant_id=tenant.id).exists():
-                    continue
-                report.trials_ended += subscription_trial_expire(tenant=tenant, now=now)
-                report.invoices += subscription_period_close(tenant=tenant, now=now)
-                report.past_due += subscription_overdue_check(tenant=tenant, now=now)
+                if Subscription.objects.filter(tenant_id=tenant.id).exists():
+                    report.trials_ended += subscription_trial_expire(tenant=tenant, now=now)
+                    report.invoices += subscription_period_close(tenant=tenant, now=now)
+                    report.past_due += subscription_overdue_check(tenant=tenant, now=now)
+                with transaction.atomic():
+                    report.usage_pruned += usage_prune(tenant=tenant, now=now)
         if len(tenants) < batch_size:
             return report
         last_id = tenants[-1].id

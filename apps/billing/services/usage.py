@@ -5,19 +5,27 @@ the sum of its records); `seats`, `portals` and `storage_bytes` are gauges,
 read by the roll-up (the period's total is the peak reading). The roll-up
 runs hourly (`config/cron.py`) tenant by tenant, inside each tenant's context,
 on the worker's database role: no escape from the tenant wall is needed.
+
+API calls are counted by the API's base view without a write per request
+(`apps.common.metering`); each roll-up takes the tenant's counters off the
+cache and records them, one record per hour counted. Readings older than
+`BILLING_USAGE_RETENTION_DAYS` are deleted by the nightly job (`usage_prune`);
+the period totals they made stay.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
 from apps.billing.models import UsageRecord, UsageTotal
 from apps.billing.selectors import current_period, usage_gauges
+from apps.common import metering
 from apps.common.exceptions import ApplicationError
 from apps.common.tenancy import tenant_context
 from apps.identity.models import Tenant
@@ -40,10 +48,26 @@ def usage_record(*, tenant: Tenant, metric: str, quantity: int, at: datetime | N
     return record
 
 
+def usage_meter_collect(*, tenant: Tenant, now: datetime | None = None) -> int:
+    """Record the API calls counted for the tenant since the last collection (one record per hour); how many."""
+    taken = metering.drain(metering.API_CALLS, tenant.id, now=now)
+    for hour, calls in sorted(taken.items()):
+        usage_record(tenant=tenant, metric="api_calls", quantity=calls, at=hour)
+    return sum(taken.values())
+
+
+def usage_prune(*, tenant: Tenant, now: datetime | None = None) -> int:
+    """Delete the tenant's readings older than `BILLING_USAGE_RETENTION_DAYS`; how many went."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.BILLING_USAGE_RETENTION_DAYS)
+    deleted, _ = UsageRecord.objects.filter(tenant_id=tenant.id, at__lt=cutoff).delete()
+    return deleted
+
+
 @transaction.atomic
 def usage_rollup(*, tenant: Tenant, now: datetime | None = None) -> dict[str, int]:
-    """Read the gauges, then write the current period's totals of every metric; returns them."""
+    """Collect the API calls, read the gauges, then write the current period's totals of every metric."""
     now = now or timezone.now()
+    usage_meter_collect(tenant=tenant, now=now)
     for metric, value in usage_gauges(tenant=tenant).items():
         UsageRecord.objects.create(tenant_id=tenant.id, metric=metric, quantity=value, at=now)
     start, end = current_period(tenant=tenant, now=now)

@@ -64,7 +64,9 @@ def upload_fingerprint(request: Request) -> str:
 
 
 class FileViewSet(TenantViewSet):
-    """The tenant's files."""
+    """The tenant's files (a plan feature)."""
+
+    required_feature = "files"
 
     required_permissions = {
         "list": {VIEW_FILE},

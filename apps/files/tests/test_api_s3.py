@@ -145,3 +145,21 @@ def test_another_tenant_s_file_is_404_and_absent_from_lists(owner_api, s3, api_c
         assert response.status_code == 404, (method, response.content)
     assert [r["id"] for r in theirs.get(FILES).json()["results"]] == [their_file]
     assert len(s3.keys()) == 2
+
+
+def test_an_unreachable_bucket_is_503_and_leaves_no_row(owner_api, s3, tenant, settings):
+    from apps.files.tests.conftest import _free_port
+
+    dead = f"http://127.0.0.1:{_free_port()}"  # nothing listens there: the endpoint is down
+    options = settings.STORAGES["default"]["OPTIONS"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**settings.STORAGES["default"], "OPTIONS": {**options, "endpoint_url": dead}},
+    }
+    response = upload(owner_api, "photo.png", PNG, content_type="image/png")
+    assert response.status_code == 503, response.content
+    assert response.json()["type"].endswith("/storage_unavailable")
+    assert "Try again" in response.json()["detail"]
+    assert response["Retry-After"] == "60"
+    assert rows(tenant) == []
+    assert s3.keys() == []

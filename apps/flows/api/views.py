@@ -29,6 +29,7 @@ from apps.identity.api.base import TenantAPIView, TenantViewSet
 
 
 class ChecklistView(TenantAPIView):
+    required_feature = "onboarding"
     required_permissions = {"get": set()}
 
     @extend_schema(
@@ -42,6 +43,7 @@ class ChecklistView(TenantAPIView):
 
 
 class StepCompleteView(TenantAPIView):
+    required_feature = "onboarding"
     required_permissions = {"post": set()}
 
     @extend_schema(
@@ -65,6 +67,7 @@ class FlowRunCursorPagination(NewestFirstCursorPagination):
 
 
 class FlowRunViewSet(TenantViewSet):
+    required_feature = "onboarding"
     required_permissions = {"list": set()}
     pagination_class = FlowRunCursorPagination
 

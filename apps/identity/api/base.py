@@ -36,12 +36,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from apps.common import statement_tenancy
-from apps.common.exceptions import PermissionDenied
+from apps.common import metering, statement_tenancy
+from apps.common.metering import API_CALLS
 from apps.common.pagination import PagePagination
 from apps.common.tenancy import tenant_context
 from apps.identity import plugs
 from apps.identity.authentication import BearerAuthentication
+from apps.identity.exceptions import FeatureNotInPlan
 from apps.identity.models import Tenant, User
 from apps.identity.principal import Principal, TenantRef
 from apps.identity.rbac.request_checks import ActionPermission
@@ -52,13 +53,6 @@ FORBIDDEN_OVERRIDES: tuple[str, ...] = ("get_queryset", "get_object", "get_permi
 _PROJECT_PACKAGES = frozenset({"apps", "config", "tests"})
 # The actions a view may serve on the lean read path: a viewset's GET actions, an APIView's `get`.
 LEAN_READ_ACTIONS = frozenset({"list", "retrieve", "get"})
-
-
-class FeatureNotInPlan(PermissionDenied):
-    """The tenant's plan does not include the feature this endpoint needs (`required_feature`)."""
-
-    code = "feature_not_in_plan"
-    title = "Not in your plan"
 
 
 class TenantScopedViewMixin:
@@ -121,6 +115,8 @@ class TenantScopedViewMixin:
             self._scope.enter_context(statement_tenancy.tenant_reads(self.principal.tenant))
         else:
             self._scope.enter_context(tenant_context(self.principal.tenant))
+        # Billing's `api_calls` metric: a dict update here, flushed to the cache now and then (apps.common.metering).
+        metering.count(API_CALLS, self.principal.tenant_id)
         if self.required_feature is not None and not plugs.has_feature(self.tenant_row, self.required_feature):
             raise FeatureNotInPlan(
                 f"Your plan does not include {self.required_feature!r}; move to a plan that does.",

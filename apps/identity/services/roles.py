@@ -31,7 +31,8 @@ from django.utils import timezone
 
 from apps.common.exceptions import ApplicationError, Conflict, NotFound
 from apps.common.tenancy import TenantLike
-from apps.identity import rbac
+from apps.identity import plugs, rbac
+from apps.identity.exceptions import FeatureNotInPlan
 from apps.identity.models import SYSTEM_ROLE_CODES, Invitation, Membership, Permission, Role, Tenant, User
 from apps.identity.permissions import MANAGE_ROLE
 from apps.identity.services.audit import audit_record
@@ -80,6 +81,14 @@ def _clean_permissions(codes: Iterable[str]) -> list[str]:
     return wanted
 
 
+def _require_custom_roles(tenant: Tenant) -> None:
+    """Custom roles are a plan feature: creating or changing one needs it (deleting never does)."""
+    if not plugs.has_feature(tenant, plugs.FEATURE_CUSTOM_ROLES):
+        raise FeatureNotInPlan(
+            "Your plan does not include custom roles; move to a plan that does.", feature=plugs.FEATURE_CUSTOM_ROLES
+        )
+
+
 def _require_manager(*, tenant: Tenant, actor: User) -> frozenset[str]:
     """The actor may manage roles: returns every code they hold (for the grant rule)."""
     mine = actor_require(tenant=tenant, actor=actor, code=MANAGE_ROLE)
@@ -94,8 +103,9 @@ def role_create(
     *, tenant: Tenant, actor: User, code: str, name: str, permissions: Iterable[str], ip: str | None = None
 ) -> Role:
     """A new custom role of the tenant."""
-    tenant_lock(tenant_id=tenant.id)
+    tenant = tenant_lock(tenant_id=tenant.id)
     held = _require_manager(tenant=tenant, actor=actor)
+    _require_custom_roles(tenant)
     if not ROLE_CODE_RE.match(code) or len(code) > ROLE_CODE_MAX:
         raise ApplicationError(
             "Invalid role code.",
@@ -136,8 +146,9 @@ def role_update(
     ip: str | None = None,
 ) -> Role:
     """Rename a custom role and/or replace its permissions; holders see the change at their next request."""
-    tenant_lock(tenant_id=tenant.id)
+    tenant = tenant_lock(tenant_id=tenant.id)
     held = _require_manager(tenant=tenant, actor=actor)
+    _require_custom_roles(tenant)
     role = _role_get(tenant=tenant, code=code)
     if role.system:
         raise Conflict("System roles cannot be changed.", reason="system_role")
