@@ -13,6 +13,7 @@ from apps.billing.services.usage import usage_rollup_all
 from apps.common.idempotency import idempotency_purge
 from apps.common.jobs import recover_abandoned_jobs
 from apps.common.outbox import outbox_purge, outbox_sweep
+from apps.files.services import file_orphans_sweep_all
 from apps.flows.services import analytics_rollup
 from apps.identity.services.accounts import pending_signup_purge
 
@@ -29,3 +30,5 @@ cron.register(analytics_rollup, queue_name="default", interval=60 * 60)
 # overdue invoices, nightly.
 cron.register(usage_rollup_all, queue_name="billing", interval=60 * 60)
 cron.register(billing_nightly, queue_name="billing", cron="15 2 * * *")
+# Objects whose upload never committed (apps.files.services, "Orphans"), nightly.
+cron.register(file_orphans_sweep_all, queue_name="default", cron="45 3 * * *")

@@ -14,15 +14,24 @@ missing object, and a refused upload leaves nothing behind.
 promised through the outbox in the same transaction, so it runs only once
 the deletion has committed, and is retried (outbox sweep, RQ retries) if the
 storage is unavailable then.
+
+**Orphans**: an object whose row never committed (the request's own
+transaction rolled back after the upload's, a process killed between the
+write and the commit) is found by the nightly sweep (`file_orphans_sweep_all`):
+an object under a tenant's prefix that no row names, older than an hour (so
+an upload still committing is never touched), is deleted.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import transaction
+from django.utils import timezone
 
+from apps.common.tenancy import tenant_context
 from apps.files.content_types import content_type_require
 from apps.files.exceptions import StorageQuotaExceeded
 from apps.files.jobs import file_object_delete_job
@@ -30,7 +39,7 @@ from apps.files.models import File
 from apps.files.names import display_name, safe_name
 from apps.files.permissions import DELETE_FILE, UPLOAD_FILE
 from apps.files.selectors import file_get, file_storage_used
-from apps.files.storage import object_delete_quietly, object_key, object_write
+from apps.files.storage import object_delete_quietly, object_key, object_list, object_write
 from apps.files.uploads import ReceivedFile
 from apps.identity import plugs
 from apps.identity.models import Tenant, User
@@ -111,3 +120,32 @@ def file_delete(*, tenant: Tenant, actor: User, file_id: UUID | str, ip: str | N
         ip=ip,
         data={"name": file.safe_name, "size": file.size},
     )
+
+
+ORPHAN_GRACE = timedelta(hours=1)
+_KEY_BATCH = 1000
+
+
+def file_orphans_sweep(*, tenant: Tenant, now: datetime | None = None) -> int:
+    """Delete the tenant's objects that no file row names and that are older than `ORPHAN_GRACE`; how many."""
+    cutoff = (now or timezone.now()) - ORPHAN_GRACE
+    listed = object_list(prefix=object_key(tenant_id=tenant.id, file_id=""))
+    old = [key for key, modified in listed if modified < cutoff]
+    swept = 0
+    for start in range(0, len(old), _KEY_BATCH):
+        batch = old[start : start + _KEY_BATCH]
+        known = set(File.objects.filter(tenant_id=tenant.id, key__in=batch).values_list("key", flat=True))
+        for key in batch:
+            if key not in known:
+                object_delete_quietly(key=key)
+                swept += 1
+    return swept
+
+
+def file_orphans_sweep_all(*, now: datetime | None = None) -> int:
+    """Periodic job: the orphan sweep for every tenant, each in its own tenant context. Objects deleted."""
+    swept = 0
+    for tenant in Tenant.objects.exclude(status=Tenant.Status.OFFBOARDED).order_by("id").iterator():
+        with tenant_context(tenant):
+            swept += file_orphans_sweep(tenant=tenant, now=now)
+    return swept

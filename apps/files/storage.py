@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import IO, Any, Final
 from uuid import UUID
 
@@ -82,6 +84,29 @@ def object_delete_quietly(*, key: str) -> None:
         object_delete(key=key)
     except Exception:
         logger.exception("file_object_cleanup_failed", extra={"key": key})
+
+
+def object_list(*, prefix: str) -> list[tuple[str, datetime]]:
+    """(key, last modified) of every object directly under `prefix` (a folder, ending in "/")."""
+    storage = file_storage()
+    if is_local(storage):
+        assert isinstance(storage, FileSystemStorage)
+        try:
+            entries = list(os.scandir(storage.path(prefix)))
+        except FileNotFoundError:
+            return []
+        return [
+            (f"{prefix}{entry.name}", datetime.fromtimestamp(entry.stat().st_mtime, tz=UTC))
+            for entry in entries
+            if entry.is_file()
+        ]
+    # S3: one listing call per thousand objects, each with its LastModified (no HEAD per object).
+    bucket = storage.bucket  # type: ignore[attr-defined]
+    return [
+        (summary.key, summary.last_modified)
+        for summary in bucket.objects.filter(Prefix=prefix)
+        if "/" not in summary.key[len(prefix) :]
+    ]
 
 
 def object_exists(*, key: str) -> bool:

@@ -28,6 +28,7 @@ def test_cron_config_registers_the_outbox_sweep():
     assert interval <= 60  # a promise made while Redis was down waits about this long
     assert "apps.common.outbox.outbox_purge" in jobs
     assert "apps.common.idempotency.idempotency_purge" in jobs
+    assert "apps.files.services.file_orphans_sweep_all" in jobs
 
 
 @pytest.fixture
