@@ -124,8 +124,8 @@ def other_tenant(db: None) -> object:
 
 
 @pytest.fixture
-def custom_roles_plan(tenant: object, other_tenant: object) -> None:
-    """Both test tenants on `pro`, the plan with custom roles (the default `free` has none)."""
+def pro_plan(tenant: object, other_tenant: object) -> None:
+    """Both test tenants on `pro` (custom roles, API keys, webhooks: the default `free` has none of them)."""
     from apps.identity.models import Tenant
 
     Tenant.objects.filter(pk__in=[tenant.pk, other_tenant.pk]).update(plan_code="pro")  # type: ignore[attr-defined]

@@ -186,6 +186,8 @@ def start_probe(run: Run) -> Child:
         elif flow.mode == "path_bearer":
             item["auth"] = "member"
             item["path"] = flow.path.format(file=run.files[first][0])
+        elif flow.source == "api_key":
+            item["api_key"] = "admin"
         elif flow.source in {"admin", "member", "big"}:
             item["auth"] = flow.source
             if flow.body is not None:
@@ -219,6 +221,9 @@ def mint_access(run: Run, pool: RefreshPool | None = None) -> dict[str, Path]:
     files = {name: lines / f"{name}.txt" for name in names}
     for path in files.values():
         path.unlink(missing_ok=True)
+    # API keys do not expire: made once, at the first minting, and kept for every pass.
+    keys = lines / "api_key.txt"
+    wants_keys = any(f.source == "api_key" for f in args.flow_list) and not keys.exists()
     jobs = [
         {
             "file": str(files["admin"]),
@@ -251,6 +256,15 @@ def mint_access(run: Run, pool: RefreshPool | None = None) -> dict[str, Path]:
                 "paths": detail_paths(run),
             }
         )
+    if wants_keys:
+        jobs.append(
+            {
+                "file": str(keys),
+                "kind": "api_key",
+                "count": max(2, min(SPREAD, args.tenants)),
+                "users": spread("admin", SPREAD, args.tenants),
+            }
+        )
     first_refresh = args.warmup + args.duration  # pass 1: warm-up and measured run; later ones top up
     refresh_jobs = pool.plan(first_refresh) if pool is not None else []
     run.mint(jobs + refresh_jobs)
@@ -267,10 +281,13 @@ def mint_access(run: Run, pool: RefreshPool | None = None) -> dict[str, Path]:
     )
     files["login"] = logins
     counts = {name: len(files[name].read_text().splitlines()) for name in names}
+    if keys.exists():
+        files["api_key"] = keys
     run.step(
         f"access tokens minted through services.sessions.session_start: {counts['admin']} admins, "
         f"{counts['member']} members, {counts['big']} sessions of {seed.BIG_SLUG}"
         + (f", {counts['detail']} members' `PATH token` lines for detail" if "detail" in counts else "")
+        + (f"; {len(keys.read_text().splitlines())} admins' API keys (services.api_keys)" if wants_keys else "")
     )
     return files
 

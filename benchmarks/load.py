@@ -23,7 +23,7 @@ class Flow:
     method: str
     path: str  # `{portal}`, `{file}` in it: each line of the flow's file names its own path (cookie, path_bearer)
     mode: str  # static | bearer | json | cookie | path_bearer
-    source: str | None  # the lines file: admin, member, big, login, refresh, dashboard, detail
+    source: str | None  # the lines file: admin, member, big, api_key, login, refresh, dashboard, detail
     expect: int
     what: str
     body: str | None = None  # mode bearer: the JSON body sent with every request (Content-Type: application/json)
@@ -47,6 +47,7 @@ FLOWS: tuple[Flow, ...] = (
     Flow("me", "GET", "/api/v1/identity/auth/me/", "bearer", "admin", 200, "who am I"),
     Flow("list", "GET", AUDIT, "bearer", "admin", 200, "audit events page 1, many tenants"),
     Flow("list_big", "GET", AUDIT, "bearer", "big", 200, "audit events page 1, the big tenant"),
+    Flow("api_key", "GET", AUDIT, "bearer", "api_key", 200, "audit events page 1 with an API key (admin role)"),
     Flow("members", "GET", "/api/v1/identity/members/", "bearer", "admin", 200, "members page 1"),
     Flow(
         "dashboard",

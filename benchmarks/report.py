@@ -29,6 +29,7 @@ RATIO_TARGETS: dict[str, float] = {
 }
 LIST_STOCK_TARGET = 2.0
 LIST_BIG_SLOWDOWN = 1.2
+API_KEY_SLOWDOWN = 1.2  # the same list with an API key instead of an access token
 # (flow, most SQL statements per request): pages whose statement count is a target of its own.
 QUERY_LIMITS: dict[str, int] = {"dashboard": 10}
 
@@ -135,6 +136,16 @@ def targets(
             found.append(
                 _target(f"{flow}: <= {most} SQL statements", flow, get(flow, "queries"), "<=", most, "statements")
             )
+    found.append(
+        _target(
+            f"api_key within {API_KEY_SLOWDOWN}x of list (rps list / rps api_key)",
+            "api_key",
+            _ratio(get("list", "rps"), get("api_key", "rps")),
+            "<=",
+            API_KEY_SLOWDOWN,
+            "x",
+        )
+    )
     hash_cpu = hash_ref.get("check_cpu_ms")
     limit = round(hash_cpu + LOGIN_CPU_ALLOWANCE_MS, 3) if hash_cpu is not None else 0.0
     found.append(
@@ -258,9 +269,10 @@ def _bars(result: dict[str, Any]) -> list[_Bar]:
     for flow in result["flows"]:
         name = flow["flow"]
         target = by_target[name]["threshold"] if name in by_target else None
-        if name == "list_big" and list_ratio:
-            target = round(list_ratio / LIST_BIG_SLOWDOWN, 3)  # its target is relative to list
-        met = by_target[name]["met"] if name in by_target else met_of.get(name) if name == "list_big" else None
+        relative = {"list_big": LIST_BIG_SLOWDOWN, "api_key": API_KEY_SLOWDOWN}  # targets relative to list
+        if name in relative and list_ratio:
+            target = round(list_ratio / relative[name], 3)
+        met = by_target[name]["met"] if name in by_target else met_of.get(name) if name in relative else None
         bars.append(_Bar(name, flow["ratio_bare"], target, met))
     return bars
 

@@ -95,7 +95,7 @@ SELECT n, gen_random_uuid() AS id,
 FROM generate_series(0, %(tenants)s) AS n;
 INSERT INTO identity_tenant (id, created_at, updated_at, slug, name, status, tier, region, plan_code,
                              subscription_status)
-SELECT id, now() - interval '400 days', now(), slug, 'Bench ' || slug, 'active', 'pooled', 'eu-west-1', 'free',
+SELECT id, now() - interval '400 days', now(), slug, 'Bench ' || slug, 'active', 'pooled', 'eu-west-1', 'pro',
        'active'
 FROM bench_t;
 INSERT INTO identity_portal (id, created_at, updated_at, slug, name, active, is_default, theme, admitted_roles,

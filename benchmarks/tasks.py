@@ -10,13 +10,15 @@ production-like settings, the database role). Each writes its result as JSON to 
 - `mint`: access and refresh tokens through the services a sign-in uses
   (`selectors.admission.admitted_membership`, then `services.sessions.session_start`), not
   through HTTP; one line per token into the files the wrk scripts read (`PATH token` when the
-  job names a path per portal: the `detail` flow's file of the token's own tenant).
+  job names a path per portal: the `detail` flow's file of the token's own tenant). Jobs of kind
+  `api_key` write tenant API keys instead (`services.api_keys.api_key_create`, role `admin`).
 - `probe`: one request of each flow through Django's test client (full middleware stack, the
   web role, `DEBUG` off; the `dashboard` flow's client signs in through the portal's login form
-  first and keeps its session cookie), counting every SQL statement sent on any connection (an
-  `execute_wrapper` installed on each connection as it opens, so the durable audit writer's
-  second connection counts too); and `EXPLAIN (ANALYZE, BUFFERS)` of each list endpoint's
-  page query, run inside the request's own transaction, where the view has set the tenant.
+  first and keeps its session cookie; the `api_key` flow's key is made through the service),
+  counting every SQL statement sent on any connection (an `execute_wrapper` installed on each
+  connection as it opens, so the durable audit writer's second connection counts too); and
+  `EXPLAIN (ANALYZE, BUFFERS)` of each list endpoint's page query, run inside the request's own
+  transaction, where the view has set the tenant.
 - `create-tenants`: `services.tenants.tenant_create` timed call by call, as the operator role
   (as `manage.py create_tenant` runs).
 """
@@ -86,9 +88,26 @@ class Minter:
             client=ClientInfo(ip="127.0.0.1", user_agent="atrium-bench"),
         )
 
+    def api_key(self, email: str, portal_slug: str) -> str:
+        """A new `admin` API key of the portal's tenant, made by `email` (an admin) through the service."""
+        from apps.common.tenancy import tenant_context
+        from apps.identity.models import Portal, User
+        from apps.identity.services.api_keys import api_key_create
+
+        key = (email, portal_slug)
+        if key not in self._cache:
+            self._cache[key] = (
+                User.objects.get(email=email),
+                Portal.objects.select_related("tenant").get(slug=portal_slug),
+            )
+        user, portal = self._cache[key]
+        with tenant_context(portal.tenant):
+            _, full_key = api_key_create(tenant=portal.tenant, actor=user, name="bench", role="admin", ip="127.0.0.1")
+        return full_key
+
 
 def task_mint(args: argparse.Namespace) -> dict[str, Any]:
-    """`--spec` is `{"jobs": [{"file", "kind": "access"|"refresh", "count", "users": [[email, portal], ...]}]}`.
+    """`--spec`: `{"jobs": [{"file", "kind": "access"|"refresh"|"api_key", "count", "users": [[email, portal]]}]}`.
 
     A job may add `"paths": {portal: [path, ...]}`: its lines are then `PATH token`, a path of the token's own
     portal; a user's k-th line (line i, k = i // len(users)) takes the portal's path k (cycling).
@@ -101,8 +120,11 @@ def task_mint(args: argparse.Namespace) -> dict[str, Any]:
         with open(job["file"], "a", encoding="ascii") as out:
             for i in range(job["count"]):
                 email, portal = users[i % len(users)]
-                tokens = minter.issue(email, portal)
-                token = tokens.access if job["kind"] == "access" else tokens.refresh
+                if job["kind"] == "api_key":
+                    token = minter.api_key(email, portal)
+                else:
+                    tokens = minter.issue(email, portal)
+                    token = tokens.access if job["kind"] == "access" else tokens.refresh
                 if paths is not None:
                     own = paths[portal]
                     token = f"{own[(i // len(users)) % len(own)]} {token}"
@@ -242,6 +264,11 @@ def task_probe(args: argparse.Namespace) -> dict[str, Any]:
     counter.install()
     minter = Minter()
     access = {name: minter.issue(*who).access for name, who in spec["identities"].items()}
+    api_keys = {
+        flow["api_key"]: minter.api_key(*spec["identities"][flow["api_key"]])
+        for flow in spec["flows"]
+        if flow.get("api_key")
+    }
 
     browsers: dict[str, Client] = {}
 
@@ -272,7 +299,7 @@ def task_probe(args: argparse.Namespace) -> dict[str, Any]:
             body = flow.get("body")
             if flow.get("refresh_of"):
                 body = json.dumps({"refresh": minter.issue(*spec["identities"][flow["refresh_of"]]).refresh})
-            token = access[flow["auth"]] if flow.get("auth") else None
+            token = access[flow["auth"]] if flow.get("auth") else api_keys.get(flow.get("api_key", ""))
             if flow.get("browser"):
                 client = browser(flow["browser"])
                 counter.reset()

@@ -16,6 +16,7 @@ from apps.common.outbox import outbox_purge, outbox_sweep
 from apps.files.services import file_orphans_sweep_all
 from apps.flows.services import analytics_rollup
 from apps.identity.services.accounts import pending_signup_purge
+from apps.integrations.services.housekeeping import webhooks_sweep_all
 
 # Relays what Redis could not take at commit time: a promised job waits at most this long once Redis is back.
 cron.register(outbox_sweep, queue_name="default", interval=30)
@@ -32,3 +33,5 @@ cron.register(usage_rollup_all, queue_name="billing", interval=60 * 60)
 cron.register(billing_nightly, queue_name="billing", cron="15 2 * * *")
 # Objects whose upload never committed (apps.files.services, "Orphans"), nightly.
 cron.register(file_orphans_sweep_all, queue_name="default", cron="45 3 * * *")
+# Webhooks (apps.integrations.services.housekeeping): overdue deliveries deferred again, old log rows deleted.
+cron.register(webhooks_sweep_all, queue_name="webhooks", interval=60 * 60)

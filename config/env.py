@@ -106,6 +106,8 @@ SINGLE_PROCESS: bool = env.bool("ATRIUM_SINGLE_PROCESS", default=False)
 CACHE_DIR = VAR_DIR / "cache"
 # Overrides of the API throttle rates, e.g. ATRIUM_THROTTLE_RATES="login=10/min,register=5/hour".
 THROTTLE_RATES: dict[str, str] = env.dict("ATRIUM_THROTTLE_RATES", default={})
+# Requests per API key (`N/sec|min|hour|day`, or `none`); over it a key's calls are 429 (apps.identity.api_key_auth).
+API_KEY_RATE: str = env.str("ATRIUM_API_KEY_RATE", default="600/min")
 # Analytics event names `POST /api/v1/analytics/track/` accepts (comma-separated); others are 400.
 ANALYTICS_EVENTS: list[str] = env.list(
     "ANALYTICS_EVENTS", default=["page_view", "feature_used", "onboarding_step_viewed", "onboarding_step_completed"]
@@ -120,3 +122,12 @@ BILLING_INVOICE_DUE_DAYS: int = env.int("BILLING_INVOICE_DUE_DAYS", default=14)
 BILLING_USAGE_RETENTION_DAYS: int = env.int("BILLING_USAGE_RETENTION_DAYS", default=400)
 # A test run flushes every count at once, so a test sees what it counted.
 ATRIUM_METERING_FLUSH_SECONDS: float = env.float("ATRIUM_METERING_FLUSH_SECONDS", default=0 if TESTING else 10)
+
+# Outbound webhooks (apps.integrations, config/settings/integrations.py): private addresses allowed (tests,
+# on-premises), the retry back-off in seconds, failed deliveries in a row that disable an endpoint, how long
+# the delivery log is kept, and how long a rotated-out secret still signs.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES: bool = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBHOOKS_RETRY_SCHEDULE: str = env.str("WEBHOOKS_RETRY_SCHEDULE", default="30,120,600,3600,21600")
+WEBHOOKS_DISABLE_AFTER_FAILURES: int = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=20)
+WEBHOOKS_DELIVERY_RETENTION_DAYS: int = env.int("WEBHOOKS_DELIVERY_RETENTION_DAYS", default=30)
+WEBHOOKS_SECRET_OVERLAP_HOURS: int = env.int("WEBHOOKS_SECRET_OVERLAP_HOURS", default=24)

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from apps.common import views as common_views
 from apps.identity.api.auth_views import JWKSView
+from apps.portals.views import social
 from apps.portals.views.pages import landing
 from config import env as E
 
@@ -18,9 +19,14 @@ urlpatterns = [
     path("api/v1/identity/", include("apps.identity.api.urls")),
     path("api/v1/billing/", include("apps.billing.api.urls")),
     path("api/v1/files/", include("apps.files.api.urls")),
+    path("api/v1/integrations/", include("apps.identity.api.integrations_urls")),  # API keys (ADR 0015)
+    # integrations: webhooks (apps.integrations) mounted here too
+    path("api/v1/integrations/", include("apps.integrations.api.urls")),
     path("api/v1/", include("apps.flows.api.urls")),  # flows/..., analytics/track/
     path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
     path("portal/<slug:slug>/", include("apps.portals.urls")),
+    # The social providers' redirect URIs: allauth's callback, then the portal its state names (ADR 0014).
+    path("social/", include(social.callback_patterns())),
     path("", landing, name="landing"),
 ]
 if E.BENCH_CONTROLS:  # `make bench` only: the controls it compares against (docs/performance.md)

@@ -9,7 +9,8 @@ machine proves nothing about speed); the shape is: every flow, numeric fields, r
 and a Markdown table and an SVG chart that parse. The `dashboard` flow's browser sessions are
 signed in over HTTP through the portal's login form, so this also holds that path working; the
 `detail` flow's files are uploaded through the files service, and `create` records analytics
-events past the per-user throttle's default rate (the harness raises it), each answer as expected.
+events past the per-user throttle's default rate (the harness raises it), each answer as expected;
+the `api_key` flow's keys are made through the API-key service.
 """
 
 from __future__ import annotations
@@ -106,12 +107,16 @@ def test_the_bench_harness_runs_on_tiny_data_and_writes_results_of_the_promised_
     assert all(e["found"] and _number(e["shared_buffers"]) for e in result["scale"]["explain"])
 
     targets = result["targets"]
-    assert len(targets) == 17
+    assert len(targets) == 18
     for target in targets:
         assert {"target", "value", "threshold", "met"} <= set(target)
         assert isinstance(target["met"], bool)
         assert target["value"] is None or _number(target["value"])
     assert any(t["target"].startswith("list >= 2.0x stock") for t in targets)
+    # api_key: the same list with a tenant API key: a warm key adds no statement to what a token's request runs.
+    assert flows["api_key"]["queries"] == flows["list"]["queries"], (probed["api_key"]["sql"], probed["list"]["sql"])
+    api_key_target = next(t for t in targets if t["flow"] == "api_key")
+    assert api_key_target["value"] == pytest.approx(flows["list"]["rps"] / flows["api_key"]["rps"], rel=0.01)
 
     # The dashboard: browser sessions signed in over HTTP, each page answered 200 under load and after it.
     dashboard = flows["dashboard"]

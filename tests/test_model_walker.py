@@ -18,6 +18,7 @@ GLOBAL_MODELS: dict[str, str] = {
     "identity.Portal": "resolved from the URL slug before the tenant is known",
     "identity.Permission": "the platform's permission catalogue, the same for every tenant",
     "identity.InvitationToken": "token lookup happens before the tenant is known",
+    "identity.ApiKeyPrefix": "an API key's public prefix -> tenant: looked up before the tenant is known, no secret",
     "identity.PlatformAuditEvent": "the platform audit stream: events with no tenant",
     "identity.AuditHead": "per-stream count and last hash, no tenant content; kept apart from the chain",
     "identity.AuthSession": "a sign-in (refresh family) is found from a refresh token before the tenant is known",

@@ -48,6 +48,9 @@ PUBLIC_ENDPOINTS: dict[str, str] = {
     "drf_spectacular.views.SpectacularSwaggerSplitView": "Swagger UI over the public schema (docs/api.md)",
     "apps.portals.views.pages.landing": "the start page: names no tenant, a form to go to a portal",
     "django.views.generic.base.RedirectView": "/portal/<slug>/ redirects to the dashboard, which checks",
+    "apps.portals.views.social.SocialCallbackView": (
+        "a social provider's redirect back: allauth checks the state this browser's session holds; no sign-in here"
+    ),
 }
 
 # `PublicAPIView`s: no authentication, so each is listed with the reason docs/api.md makes it public.
@@ -85,6 +88,8 @@ PUBLIC_PORTAL_PAGES: dict[str, str] = {
         "the invitation token (and an existing account's password)"
     ),
     "apps.portals.views.account_signup.SignupPage": "self sign-up where the portal's policy is open",
+    "apps.portals.views.social.SocialLoginPage": "starting a social sign-in (a POST with CSRF to the provider)",
+    "apps.portals.views.social.SocialCompletePage": "a social sign-in's end: the identity proved for this portal",
 }
 
 # Tenant views whose authentication differs from the base's bearer, and why.
@@ -256,8 +261,10 @@ def class_problems(cls: type) -> list[str]:
     if issubclass(cls, (TenantAPIView, TenantViewSet)):
         if list(cls.permission_classes) != list(base.TenantScopedViewMixin.permission_classes):
             problems.append(f"{_dotted(cls)} changes permission_classes; the RBAC action map is the one check.")
+        # The base's (an API key or an access token), or SessionAPIView's (a person's own sign-in: tokens only).
+        bases = (base.TenantScopedViewMixin.authentication_classes, base.SessionAPIView.authentication_classes)
         if (
-            list(cls.authentication_classes) != list(base.TenantScopedViewMixin.authentication_classes)
+            list(cls.authentication_classes) not in [list(classes) for classes in bases]
             and _dotted(cls) not in AUTHENTICATION_EXCEPTIONS
         ):
             problems.append(

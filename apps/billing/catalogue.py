@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from apps.identity.plugs import FEATURE_API_KEYS as _IDENTITY_API_KEYS
 from apps.identity.plugs import FEATURE_CUSTOM_ROLES as _IDENTITY_CUSTOM_ROLES
 
 FREE: Final = "free"
@@ -22,7 +23,7 @@ FEATURE_FILES: Final = "files"
 FEATURE_ONBOARDING: Final = "onboarding"
 FEATURE_ANALYTICS: Final = "analytics"
 FEATURE_CUSTOM_ROLES: Final = _IDENTITY_CUSTOM_ROLES  # identity gates role changes on it
-FEATURE_API_KEYS: Final = "api_keys"
+FEATURE_API_KEYS: Final = _IDENTITY_API_KEYS  # identity gates key creation on it
 FEATURE_WEBHOOKS: Final = "webhooks"
 FEATURE_AUDIT_EXPORT: Final = "audit_export"
 FEATURE_PRIORITY_SUPPORT: Final = "priority_support"

@@ -57,7 +57,7 @@ class StripeProvider:
         self.client = stripe.StripeClient(api_key)
 
     def _price_id(self, plan: PlanView) -> str:
-        prices = self.client.prices.list(params={"lookup_keys": [plan.code], "active": True, "limit": 1})
+        prices = self.client.v1.prices.list(params={"lookup_keys": [plan.code], "active": True, "limit": 1})
         if not prices.data:
             raise Conflict(f"Stripe has no active price with lookup key {plan.code!r}.")
         return str(prices.data[0].id)
@@ -73,13 +73,13 @@ class StripeProvider:
         }
         if plan.trial_days:
             params["subscription_data"]["trial_period_days"] = plan.trial_days
-        session = self.client.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+        session = self.client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
         return str(session.url)
 
     def portal_url(self, *, subscription: Subscription, return_url: str) -> str:
         if not subscription.provider_customer_id:
             raise Conflict("This subscription has no Stripe customer yet: start with a checkout.")
-        session = self.client.billing_portal.sessions.create(
+        session = self.client.v1.billing_portal.sessions.create(
             params={"customer": subscription.provider_customer_id, "return_url": return_url}
         )
         return str(session.url)
@@ -87,9 +87,9 @@ class StripeProvider:
     def change_plan(self, *, subscription: Subscription, plan: PlanView) -> None:
         if not subscription.provider_subscription_id:
             return None  # not on Stripe yet: the change is local until a checkout
-        current = self.client.subscriptions.retrieve(subscription.provider_subscription_id)
+        current = self.client.v1.subscriptions.retrieve(subscription.provider_subscription_id)
         item_id = current["items"]["data"][0]["id"]
-        self.client.subscriptions.update(
+        self.client.v1.subscriptions.update(
             subscription.provider_subscription_id,
             params={
                 "items": [{"id": item_id, "price": self._price_id(plan)}],

@@ -9,14 +9,15 @@ keeps only the `free` plan's entitlements.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from apps.billing.catalogue import DEFAULT_BY_CODE, DEFAULT_PLANS, FREE
-from apps.billing.models import Invoice, Plan, Subscription, UsageTotal
-from apps.billing.periods import period_bounds
+from apps.billing.models import Invoice, Plan, Subscription, UsageRecord, UsageTotal
+from apps.billing.periods import add_interval, period_bounds
 from apps.common.exceptions import NotFound
 from apps.common.tenancy import TenantLike
 from apps.identity import plugs
@@ -89,12 +90,25 @@ def effective_plan_code(tenant: Tenant) -> str:
     return tenant.plan_code or FREE
 
 
+_MEMO = "_billing_entitlements"
+
+
 def entitlements_for(tenant: Tenant) -> PlanView:
-    """The plan the tenant's entitlements come from (fresh from its row); the free plan for an unknown code."""
+    """The plan the tenant's entitlements come from (fresh from its row); the free plan for an unknown code.
+
+    Kept on the tenant object for as long as its plan code is the same: a request asks several times
+    (a page's navigation asks once per feature) with the one row it loaded, and pays for one query.
+    """
+    code = effective_plan_code(tenant)
+    memo = getattr(tenant, _MEMO, None)
+    if memo is not None and memo[0] == code:
+        return memo[1]  # type: ignore[no-any-return]
     try:
-        return plan_get(code=effective_plan_code(tenant))
+        plan = plan_get(code=code)
     except NotFound:
-        return plan_get(code=FREE)
+        plan = plan_get(code=FREE)
+    setattr(tenant, _MEMO, (code, plan))
+    return plan
 
 
 def subscription_get(*, tenant: TenantLike) -> Subscription | None:
@@ -114,6 +128,41 @@ def current_period(*, tenant: TenantLike, now: datetime) -> tuple[datetime, date
     if subscription is not None and subscription.current_period_start <= now < subscription.current_period_end:
         return subscription.current_period_start, subscription.current_period_end
     return period_bounds(now, interval="month")
+
+
+def previous_period(*, tenant: TenantLike, current_start: datetime) -> tuple[datetime, datetime]:
+    """The period before the one starting at `current_start`: the last one the roll-up kept, else the month before.
+
+    Periods are not all a calendar month (a trial, a plan change mid-month), so the
+    roll-up's own rows say where the previous one began. One query.
+    """
+    row = (
+        UsageTotal.objects.filter(tenant_id=tenant.id, period_start__lt=current_start)
+        .order_by("-period_start")
+        .values_list("period_start", "period_end")
+        .first()
+    )
+    if row is not None:
+        return row[0], min(row[1], current_start)
+    return add_interval(current_start, interval="month", count=-1), current_start
+
+
+def usage_daily(
+    *, tenant: TenantLike, metric: str, since: datetime, until: datetime, peak: bool = False
+) -> dict[date, int]:
+    """UTC day → the metric's sum over the day's records in [`since`, `until`) (its peak reading with `peak`).
+
+    Read from the records, not the roll-up, so a chart shows today's usage before the next roll-up. One query.
+    """
+    total = Max("quantity") if peak else Sum("quantity")
+    rows = (
+        UsageRecord.objects.filter(tenant_id=tenant.id, metric=metric, at__gte=since, at__lt=until)
+        .annotate(day=TruncDate("at", tzinfo=UTC))
+        .order_by()
+        .values_list("day")
+        .annotate(total=total)
+    )
+    return {day: int(value or 0) for day, value in rows}
 
 
 def invoice_list(*, tenant: TenantLike) -> QuerySet[Invoice]:

@@ -43,6 +43,7 @@ from apps.files.storage import object_delete_quietly, object_key, object_list, o
 from apps.files.uploads import ReceivedFile
 from apps.identity import plugs
 from apps.identity.models import Tenant, User
+from apps.identity.plugs import domain_event
 from apps.identity.services.audit import audit_record
 from apps.identity.services.grants import actor_require
 from apps.identity.services.tenants import tenant_lock
@@ -97,6 +98,8 @@ def file_upload(*, tenant: Tenant, actor: User, upload: ReceivedFile, ip: str | 
                 ip=ip,
                 data={"name": file.safe_name, "size": size, "content_type": content_type, "sha256": upload.sha256},
             )
+            uploaded = {"file_id": str(file.id), "name": file.safe_name, "size": size, "content_type": content_type}
+            domain_event(tenant=tenant, event="file.uploaded", data=uploaded)
     except BaseException:
         object_delete_quietly(key=key)
         raise
@@ -120,6 +123,8 @@ def file_delete(*, tenant: Tenant, actor: User, file_id: UUID | str, ip: str | N
         ip=ip,
         data={"name": file.safe_name, "size": file.size},
     )
+    deleted_data = {"file_id": str(file.id), "name": file.safe_name, "size": file.size}
+    domain_event(tenant=tenant, event="file.deleted", data=deleted_data)
 
 
 ORPHAN_GRACE = timedelta(hours=1)

@@ -450,3 +450,47 @@ class PendingSignup(BaseModel):
 
     def __str__(self) -> str:
         return f"pending sign-up {self.id}"
+
+
+class ApiKey(TenantScopedModel):
+    """A tenant's API key: acts with one role of the tenant, never more than its creator holds.
+
+    The key is `atr_<prefix>_<secret>`; only SHA-256 of it is stored (`secret_hash`), and the
+    full key is shown once, when created (docs/adr/0015-api-keys-in-identity.md).
+    """
+
+    name = models.CharField(max_length=100)
+    # A code, as a token carries it: a deleted custom role leaves a key that holds nothing.
+    role_code = models.SlugField(max_length=50)
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta(TenantScopedModel.Meta):
+        indexes: ClassVar = [
+            models.Index(fields=["tenant", "-created_at", "-id"], name="identity_apikey_tenant_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"API key {self.prefix}"
+
+
+class ApiKeyPrefix(models.Model):
+    """Global lookup of an API key's tenant by its public prefix: read before the tenant is known.
+
+    Holds no secret: the hash stays in the tenant's `ApiKey` row, behind row-level security.
+    """
+
+    prefix = models.CharField(max_length=16, primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    api_key_id = models.UUIDField(unique=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"API key prefix {self.prefix}"

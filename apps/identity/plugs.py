@@ -5,19 +5,27 @@ answers in here from their `AppConfig.ready()`: the plan catalogue, seat,
 portal and storage limits, the plan's feature codes (API views gate on them
 with `required_feature`), and what to do when a tenant is created. The
 defaults: one `free` plan, no limits, every feature, no hooks.
+
+Domain events go the other way: a service says what happened
+(`domain_event(tenant=..., event="member.added", data={...})`) and every hook
+registered with `on_domain_event` (integrations' outbound webhooks) runs
+synchronously, in the caller's transaction, so what it writes commits or rolls
+back with the change itself. Event data: ids and small facts, never secrets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from apps.identity.models import Tenant
 
-# The plan feature identity itself gates on: creating and changing custom roles (`services.roles`).
+# The plan features identity itself gates on: creating and changing custom roles (`services.roles`), and
+# creating API keys (`services.api_keys`; keys made on a plan that had it keep working until revoked).
 FEATURE_CUSTOM_ROLES = "custom_roles"
+FEATURE_API_KEYS = "api_keys"
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class _Registry:
     # The feature codes the tenant's plan grants; None: every feature (no plan gating).
     plan_features: Callable[[Tenant], frozenset[str] | None] = field(default=lambda tenant: None)
     tenant_created: list[Callable[[Tenant], None]] = field(default_factory=list)
+    domain_event: list[Callable[[Tenant, str, dict[str, Any]], None]] = field(default_factory=list)
 
 
 plugs = _Registry()
@@ -79,3 +88,15 @@ def on_tenant_created(hook: Callable[[Tenant], None]) -> None:
 def tenant_created(tenant: Tenant) -> None:
     for hook in list(plugs.tenant_created):
         hook(tenant)
+
+
+def on_domain_event(hook: Callable[[Tenant, str, dict[str, Any]], None]) -> None:
+    """Register a hook told of every domain event, inside the transaction that caused it."""
+    if hook not in plugs.domain_event:
+        plugs.domain_event.append(hook)
+
+
+def domain_event(*, tenant: Tenant, event: str, data: dict[str, Any]) -> None:
+    """Tell the registered hooks that `event` happened in `tenant` (call it inside the write's transaction)."""
+    for hook in list(plugs.domain_event):
+        hook(tenant, event, data)

@@ -6,6 +6,10 @@ production, so every app server sees it): its session (`sid`), its own `jti`,
 or a "not before" time for its user or tenant. `check()` reads all of them and
 the RBAC version with one `get_many`. Marks expire with the longest access
 token they could concern.
+
+API keys are ended the same way: a mark per key prefix, and "not before" marks
+of the key creator's membership (`member_key`), user and tenant, all read in
+the key's one round trip (`apps.identity.api_key_auth`).
 """
 
 from __future__ import annotations
@@ -25,11 +29,15 @@ from apps.identity.rbac.version import RBAC_VERSION_KEY, rbac_version_from
 from apps.identity.throttling import shared_store
 
 PREFIX = "auth:rev"
+# How long a process trusts what it loaded about an API key (`apps.identity.api_key_auth`) before reading
+# the database again; every mark that can end a key outlives it, so no process can miss one.
+API_KEY_STANDING_MAX_AGE = 300
+_API_KEY_MARK_TTL = API_KEY_STANDING_MAX_AGE + 60
 
 
 def _ttl() -> int:
-    # A mark must outlive every access token minted before it.
-    return int(settings.ACCESS_TOKEN_LIFETIME.total_seconds()) + 60
+    # A mark must outlive every access token minted before it, and every API key standing loaded before it.
+    return max(int(settings.ACCESS_TOKEN_LIFETIME.total_seconds()) + 60, _API_KEY_MARK_TTL)
 
 
 def sid_key(sid: UUID | str) -> str:
@@ -46,6 +54,27 @@ def user_key(user_id: UUID | str) -> str:
 
 def tenant_key(tenant_id: UUID | str) -> str:
     return f"{PREFIX}:tenant:{tenant_id}"
+
+
+def api_key_key(prefix: str) -> str:
+    return f"{PREFIX}:apikey:{prefix}"
+
+
+def member_key(tenant_id: UUID | str, user_id: UUID | str) -> str:
+    return f"{PREFIX}:member:{tenant_id}:{user_id}"
+
+
+def revoke_api_key(prefix: str) -> None:
+    """The API key stops at its next request on every server (its row says so after the mark expires)."""
+    cache.set(api_key_key(prefix), 1, timeout=_API_KEY_MARK_TTL)
+
+
+def revoke_member_before_now(tenant_id: UUID | str, user_id: UUID | str) -> None:
+    """A member's standing changed (role, removal): what was loaded about it before now is stale.
+
+    Read by the API keys the member created, which then re-read the creator's standing.
+    """
+    cache.set(member_key(tenant_id, user_id), _now(), timeout=_API_KEY_MARK_TTL)
 
 
 def revoke_sessions(session_ids: Iterable[UUID | str]) -> None:

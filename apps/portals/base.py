@@ -19,16 +19,20 @@ request's transaction is rolled back. No input gets a 500.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+from django.core.files.uploadhandler import FileUploadHandler
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from apps.common.exceptions import ApplicationError, NotFound, TooManyRequests
 from apps.common.tenancy import tenant_context
@@ -38,7 +42,7 @@ from apps.identity.principal import Principal
 from apps.identity.rbac.catalogue import ensure_declared
 from apps.identity.rbac.request_checks import request_has_permission
 from apps.identity.selectors.accounts import user_get_active
-from apps.identity.selectors.portals import portal_get_public
+from apps.identity.selectors.portals import portal_feature_on, portal_get_public
 from apps.identity.services.browser_sessions import browser_auth
 from apps.portals import session_store
 from apps.portals.navigation import SIGNED_IN, navigation
@@ -130,9 +134,14 @@ class PublicPortalPage(_PortalBase):
 
 
 class PortalPage(_PortalBase):
-    """A page for signed-in members of this portal that hold `permission` (or `SIGNED_IN`: any member)."""
+    """A page for signed-in members of this portal that hold `permission` (or `SIGNED_IN`: any member).
+
+    A page that belongs to a feature names it in `feature`: it is then 403 (and absent from the
+    navigation) when the tenant's plan lacks the feature or the portal has switched its flag off.
+    """
 
     permission: ClassVar[str] = ""
+    feature: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -160,7 +169,55 @@ class PortalPage(_PortalBase):
                     return error_page(
                         request, status=403, detail="Your role does not allow this page.", portal=self.portal
                     )
-            return super().enter(request, *args, **kwargs)
+            if self.feature and not portal_feature_on(portal=self.portal, code=self.feature):
+                return error_page(
+                    request,
+                    status=403,
+                    detail="This page is not part of this portal or of your organisation's plan.",
+                    portal=self.portal,
+                )
+            if not type(self).takes_uploads():
+                return super().enter(request, *args, **kwargs)
+            # Only now is the body read, with the page's handlers; then CSRF is checked (see `upload_handlers`).
+            request.upload_handlers = self.upload_handlers(request)
+            try:
+                _ = request.POST
+            except MultiPartParserError as exc:
+                return self.upload_refused(ApplicationError(f"The form could not be read ({exc})."))
+            except ApplicationError as exc:
+                return self.upload_refused(exc)
+            return csrf_protect(super().enter)(request, *args, **kwargs)
+
+    # -- file uploads: a page that takes them overrides `upload_handlers` (and `upload_refused`) --
+
+    def upload_handlers(self, request: HttpRequest) -> list[FileUploadHandler]:
+        """The handlers this page reads its multipart body with (overridden: the page takes uploads).
+
+        Django's CSRF middleware reads the body, with the default handlers, before any view runs. So a
+        page that overrides this is exempt from the middleware (`as_view`) and `enter` does what Django's
+        docs show ("Modifying upload handlers on the fly"): after the sign-in, permission and feature
+        checks it installs these handlers, reads the body, and only then checks CSRF (`csrf_protect`)
+        before the handler runs. No body is read for an anonymous or unauthorised request.
+        """
+        return list(request.upload_handlers)
+
+    def upload_refused(self, exc: ApplicationError) -> HttpResponseBase:
+        """The answer when reading the body fails (the handlers refused it: too large, unreadable).
+
+        Nothing was done, so it needs no CSRF token (a refused body may not have delivered one).
+        By default the error's page.
+        """
+        raise exc
+
+    @classmethod
+    def takes_uploads(cls) -> bool:
+        return cls.upload_handlers is not PortalPage.upload_handlers
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
+        view = super().as_view(**initkwargs)
+        # An upload page's CSRF check is `enter`'s, after its handlers are in place (`upload_handlers`).
+        return csrf_exempt(view) if cls.takes_uploads() else view
 
     @property
     def principal(self) -> Principal:

@@ -9,12 +9,14 @@ from config.settings.base import *  # noqa: F403
 from config.settings.billing import *  # noqa: F403
 from config.settings.drf import *  # noqa: F403
 from config.settings.guard import check_production_settings
+from config.settings.integrations import *  # noqa: F403
 from config.settings.jwt import *  # noqa: F403
 from config.settings.lockout import *  # noqa: F403
 from config.settings.logging import *  # noqa: F403
 from config.settings.otp import *  # noqa: F403
 from config.settings.rq import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
+from config.settings.social import *  # noqa: F403
 from config.settings.spectacular import *  # noqa: F403
 from config.settings.storages import *  # noqa: F403
 

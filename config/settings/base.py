@@ -24,12 +24,20 @@ INSTALLED_APPS = [
     "django_htmx",  # htmx served from our own static files (portal pages), no CDN
     "django_otp",
     "django_otp.plugins.otp_totp",
+    # Social sign-in: allauth's OAuth/OIDC exchange only (docs/adr/0014-social-sign-in-with-allauth.md).
+    # allauth.account is there for socialaccount's models, without its middleware check (see that config).
+    "apps.identity.social.apps.AllauthAccountConfig",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.openid_connect",
     # Atrium's apps come before django_rq so `apps.common`'s rqcron wins.
     "apps.common",
     "apps.identity",
     "apps.billing",
     "apps.flows",
     "apps.files",
+    "apps.integrations",
     "apps.portals",
     "django_rq",
 ]
@@ -53,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "apps.common.browser_middleware.AuthenticationMiddleware",
     "apps.common.browser_middleware.MessageMiddleware",
+    "apps.identity.social.middleware.AccountMiddleware",  # allauth's, skipped on the bearer-only API
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

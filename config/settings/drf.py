@@ -17,9 +17,11 @@ AUTH_THROTTLE_RATES: dict[str, str | None] = {
     "email_resend": "20/hour",
     "register": "20/hour",
 }
-# Per-user scopes of signed-in API calls (`apps.flows.api.throttling.PerUserThrottle`).
+# Per-user scopes of signed-in API calls (`apps.flows.api.throttling.PerUserThrottle`); `api_key` counts
+# every request per API key, in the key's own cache round trip (`apps.identity.api_key_auth`).
 API_THROTTLE_RATES: dict[str, str | None] = {
     "analytics": "120/min",
+    "api_key": None if E.API_KEY_RATE.strip().lower() in {"", "none", "off"} else E.API_KEY_RATE.strip(),
 }
 
 REST_FRAMEWORK = {

@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config import env as E
 
-RQ_QUEUE_NAMES = ("default", "mail", "billing")
+RQ_QUEUE_NAMES = ("default", "mail", "billing", "webhooks")
 
 
 def retry_intervals(raw: str) -> list[int]:

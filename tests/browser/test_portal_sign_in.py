@@ -1,7 +1,7 @@
 """Issue 11, acceptance: signing in to the portals of `seed_demo` in Chromium, as each demo user.
 
 - each demo user sees the navigation their role allows (read from the pages'
-  declared permissions and identity's GRANTS, not copied here), and every
+  declared permissions and every app's grants, not copied here), and every
   linked page opens; a page outside the role is the 403 page;
 - a member is refused `acme-admin` (403 page, no session there), the owner of
   globex cannot sign in to `acme`, and a sign-in to `acme` opens no other portal;
@@ -17,8 +17,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from apps.identity.permissions import GRANTS
-from apps.portals.navigation import ENTRIES, SIGNED_IN, page_permission
+from apps.identity.rbac.catalogue import declared_catalogue
+from apps.identity.selectors.portals import portal_feature_on, portal_get_public
+from apps.portals.navigation import ENTRIES, SIGNED_IN, page_requirements
 from tests.browser.support import assert_accessible, goto_status, nav_labels, sign_in, sign_out
 
 pytestmark = pytest.mark.browser
@@ -32,9 +33,16 @@ def login_url(slug: str) -> re.Pattern[str]:
 
 
 def expected_navigation(role: str) -> list[str]:
-    """What the navigation must list for `role`: each entry whose page's permission the role is granted."""
-    held = GRANTS[role]
-    return [label for label, name in ENTRIES if page_permission(name) in (SIGNED_IN, *held)]
+    """What the navigation must list for `role` in `acme`: each entry whose page's permission the role is
+    granted and whose feature (if any) is on in the portal."""
+    held = declared_catalogue().grants[role]
+    portal = portal_get_public(slug="acme")
+    labels = []
+    for label, name in ENTRIES:
+        permission, feature = page_requirements(name)
+        if permission in (SIGNED_IN, *held) and (not feature or portal_feature_on(portal=portal, code=feature)):
+            labels.append(label)
+    return labels
 
 
 @pytest.mark.parametrize("email", list(ACME_ROLES))
@@ -47,7 +55,7 @@ def test_each_demo_user_sees_the_navigation_of_their_role(page: Page, demo, emai
 
     labels = nav_labels(page)
     assert labels == expected_navigation(role)
-    # What issue 11 says in words, whatever ENTRIES and GRANTS become.
+    # What issue 11 says in words, whatever ENTRIES and the grants become.
     assert "Members" in labels
     assert ("Invitations" in labels) is (role in ("owner", "admin"))
 

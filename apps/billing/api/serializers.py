@@ -46,6 +46,37 @@ class SubscriptionChangeInputSerializer(serializers.Serializer):
     plan = StrictCharField(max_length=32, help_text="The code of a plan of `plans/`.")
 
 
+class CheckoutInputSerializer(serializers.Serializer):
+    plan = StrictCharField(max_length=32, help_text="The code of a paid plan of `plans/`.")
+    success_url = StrictCharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="Where Stripe sends the browser after paying: a path or URL of this site. Default: the portal's "
+        "billing page.",
+    )
+    cancel_url = StrictCharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="Where Stripe sends the browser when the checkout is abandoned; as `success_url`.",
+    )
+
+
+class PortalLinkInputSerializer(serializers.Serializer):
+    return_url = StrictCharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="Where Stripe's customer portal links back to: a path or URL of this site. Default: the portal's "
+        "billing page.",
+    )
+
+
+class LinkOutputSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="Stripe's hosted page for this session: send the browser there.")
+
+
 class UsageOutputSerializer(serializers.Serializer):
     period_start = serializers.DateTimeField()
     period_end = serializers.DateTimeField()

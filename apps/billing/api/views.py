@@ -1,7 +1,8 @@
 """Billing's API (docs/api.md, "Billing"): plans, the subscription and its change, usage, invoices, Stripe's webhook.
 
 Thin views: parse, call one service or selector, render. Who may do what is
-the permission table of docs/api.md (`apps.billing.permissions`): the plan change is the owner's.
+the permission table of docs/api.md (`apps.billing.permissions`): the plan change, and the Stripe
+checkout and customer-portal links (`services.checkout`), are the owner's.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.billing.api.serializers import (
+    CheckoutInputSerializer,
     InvoiceOutputSerializer,
+    LinkOutputSerializer,
     PlanOutputSerializer,
+    PortalLinkInputSerializer,
     SubscriptionChangeInputSerializer,
     SubscriptionOutputSerializer,
     UsageOutputSerializer,
@@ -25,6 +29,7 @@ from apps.billing.api.serializers import (
 from apps.billing.models import Invoice, Plan
 from apps.billing.permissions import MANAGE_SUBSCRIPTION, VIEW_INVOICE, VIEW_SUBSCRIPTION, VIEW_USAGE
 from apps.billing.selectors import invoice_list, plan_list, plan_view, subscription_view, usage_view
+from apps.billing.services.checkout import checkout_link, customer_portal_link
 from apps.billing.services.stripe_events import stripe_webhook_receive
 from apps.billing.services.subscriptions import subscription_change
 from apps.common.api import problems
@@ -88,6 +93,67 @@ class SubscriptionChangeView(TenantAPIView):
         )
         self.tenant_row.refresh_from_db(fields=["plan_code", "subscription_status"])
         return Response(_subscription(self.tenant_row))
+
+
+def _site(request: Request) -> str:
+    """This site's origin as the caller reached it (the host is one of ALLOWED_HOSTS): return URLs must be on it."""
+    return request.build_absolute_uri("/")
+
+
+class CheckoutView(TenantAPIView):
+    required_permissions = {"post": {MANAGE_SUBSCRIPTION}}
+
+    @extend_schema(
+        operation_id="billing_checkout_create",
+        description=(
+            "Start a Stripe checkout for a paid plan (owner only); answers the URL to send the browser to. "
+            "The subscription changes when Stripe's webhook confirms it. 409 without Stripe configured or when "
+            "already paying through Stripe; 400 for an unknown or free plan, or a return URL of another site."
+        ),
+        request=CheckoutInputSerializer,
+        responses={200: LinkOutputSerializer, **problems(400, 401, 403, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        body = CheckoutInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        url = checkout_link(
+            tenant=self.tenant_row,
+            actor=self.actor,
+            plan=body.validated_data["plan"],
+            site=_site(request),
+            portal=self.principal.portal,
+            success_url=body.validated_data.get("success_url", ""),
+            cancel_url=body.validated_data.get("cancel_url", ""),
+            ip=client_ip(request),
+        )
+        return Response({"url": url})
+
+
+class PortalLinkView(TenantAPIView):
+    required_permissions = {"post": {MANAGE_SUBSCRIPTION}}
+
+    @extend_schema(
+        operation_id="billing_portal_link_create",
+        description=(
+            "A Stripe customer-portal session (owner only): payment method, invoices, plan, cancellation. "
+            "409 without Stripe configured or before the tenant's first checkout; 400 for a return URL of "
+            "another site."
+        ),
+        request=PortalLinkInputSerializer,
+        responses={200: LinkOutputSerializer, **problems(400, 401, 403, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        body = PortalLinkInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        url = customer_portal_link(
+            tenant=self.tenant_row,
+            actor=self.actor,
+            site=_site(request),
+            portal=self.principal.portal,
+            return_url=body.validated_data.get("return_url", ""),
+            ip=client_ip(request),
+        )
+        return Response({"url": url})
 
 
 class UsageView(TenantAPIView):

@@ -35,7 +35,7 @@ from apps.billing.catalogue import DEFAULT_BY_CODE
 from apps.billing.exceptions import InvalidSignature
 from apps.billing.models import BillingCustomer, Invoice, StripeEvent, Subscription
 from apps.billing.selectors import plan_catalogue
-from apps.billing.services.subscriptions import subscription_lock, subscription_mirror
+from apps.billing.services.subscriptions import subscription_changed_publish, subscription_lock, subscription_mirror
 from apps.common.exceptions import ApplicationError
 from apps.common.jobs import tenant_job
 from apps.identity.models import Tenant
@@ -204,6 +204,7 @@ def _subscription_event(tenant: Tenant, event: StripeEvent) -> str:
     subscription = subscription_lock(tenant=tenant)
     if not _fresh(subscription, event):
         return Outcome.STALE
+    before = (subscription.plan_code, subscription.status)
     _link(tenant, subscription, obj, subscription_id=obj.get("id"))
     status = S.CANCELED if event.type == "customer.subscription.deleted" else STATUS_MAP.get(str(obj.get("status")))
     if status is not None:
@@ -220,6 +221,8 @@ def _subscription_event(tenant: Tenant, event: StripeEvent) -> str:
     subscription.provider_synced_at = event.event_created
     subscription.save()
     subscription_mirror(subscription=subscription)
+    if (subscription.plan_code, subscription.status) != before:
+        subscription_changed_publish(tenant=tenant, subscription=subscription, source="stripe")
     return Outcome.APPLIED
 
 
@@ -238,6 +241,7 @@ def _invoice_event(tenant: Tenant, event: StripeEvent) -> str:
     subscription.provider_synced_at = event.event_created
     subscription.save()
     subscription_mirror(subscription=subscription)
+    subscription_changed_publish(tenant=tenant, subscription=subscription, source="stripe")
     return Outcome.APPLIED
 
 

@@ -24,6 +24,7 @@ from apps.billing.selectors import PlanView, plan_catalogue, plan_get
 from apps.common.exceptions import ApplicationError, Conflict, NotFound
 from apps.common.tenancy import tenant_context
 from apps.identity.models import Tenant, User
+from apps.identity.plugs import domain_event
 from apps.identity.services.audit import audit_record
 from apps.identity.services.tenant_plan import tenant_plan_mirror
 from apps.identity.services.tenants import tenant_lock
@@ -71,6 +72,12 @@ def _start(subscription: Subscription, plan: PlanView, now: datetime) -> None:
         subscription.status = S.ACTIVE
         subscription.trial_ends_at = None
         subscription.current_period_end = add_interval(now, interval=plan.interval)
+
+
+def subscription_changed_publish(*, tenant: Tenant, subscription: Subscription, source: str) -> None:
+    """The `subscription.changed` domain event (outbound webhooks), in the transaction of the change."""
+    data = {"subscription_id": str(subscription.id), "plan": subscription.plan_code, "status": subscription.status}
+    domain_event(tenant=tenant, event="subscription.changed", data={**data, "source": source})
 
 
 def subscription_create(*, tenant: Tenant, now: datetime | None = None) -> Subscription:
@@ -156,6 +163,7 @@ def subscription_change(*, tenant: Tenant, actor: User, plan: str, ip: str | Non
         data={"from": before[0], "to": target.code, "status_from": before[1], "status": subscription.status},
     )
     logger.info("billing.plan_changed", extra={"tenant_slug": tenant.slug, "from": before[0], "to": target.code})
+    subscription_changed_publish(tenant=tenant, subscription=subscription, source="api")
     return subscription
 
 

@@ -50,3 +50,20 @@ def test_files_and_onboarding_endpoints_follow_the_plan(owner_api, tenant, monke
     monkeypatch.undo()
     assert owner_api.get("/api/v1/files/").status_code == 200
     assert owner_api.get("/api/v1/flows/onboarding/checklist/").status_code == 200
+
+
+def test_api_keys_need_a_plan_that_has_them_and_made_ones_keep_working(owner_api, tenant):
+    body = {"name": "ci", "role": "member"}
+    refused = owner_api.post("/api/v1/integrations/api-keys/", body, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["type"].endswith("/feature_not_in_plan")
+
+    _plan(tenant, "pro")
+    made = owner_api.post("/api/v1/integrations/api-keys/", body, format="json")
+    assert made.status_code == 201
+    _plan(tenant, "free")  # a downgrade stops new keys, not the ones already handed out
+    from rest_framework.test import APIClient
+
+    machine = APIClient()
+    machine.credentials(HTTP_AUTHORIZATION=f"Bearer {made.json()['key']}")
+    assert machine.get("/api/v1/identity/members/").status_code == 200

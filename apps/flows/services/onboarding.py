@@ -18,6 +18,7 @@ from apps.flows.models import ONBOARDING, FlowDefinition, FlowRun, Step, StepCom
 from apps.flows.selectors import Checklist, checklist_get, flow_definition_for
 from apps.flows.services.analytics import allowed_events, analytics_record
 from apps.identity.models import Tenant, User
+from apps.identity.plugs import domain_event
 from apps.identity.services.audit import audit_record
 
 STEP_COMPLETED_EVENT: Final = "onboarding_step_completed"
@@ -83,6 +84,8 @@ def flow_step_complete(
         audit_record(
             tenant=tenant, actor=actor, action="flow.step_completed", target=step, data={"flow": flow, "step": code}
         )
+        completed = {"flow": flow, "step": code, "user_id": str(actor.id)}
+        domain_event(tenant=tenant, event="flow.step_completed", data=completed)
         if STEP_COMPLETED_EVENT in allowed_events():
             analytics_record(
                 tenant=tenant,

@@ -24,7 +24,7 @@ from apps.common.net import client_ip
 from apps.common.pagination import PagePagination
 from apps.identity import throttling
 from apps.identity.api.auth_views import token_endpoint
-from apps.identity.api.base import PublicAPIView, TenantAPIView
+from apps.identity.api.base import PublicAPIView, SessionAPIView
 from apps.identity.models import AuthSession
 from apps.identity.selectors.sessions import session_list
 from apps.identity.services import accounts, sessions
@@ -202,7 +202,7 @@ class PasswordResetConfirmView(PublicAPIView):
 
 
 @token_endpoint
-class PasswordChangeView(TenantAPIView):
+class PasswordChangeView(SessionAPIView):
     required_permissions: ClassVar[dict[str, set[str]]] = {"post": set()}
 
     @extend_schema(
@@ -230,7 +230,7 @@ class PasswordChangeView(TenantAPIView):
 
 
 @method_decorator(never_cache, name="dispatch")
-class SessionListView(TenantAPIView):
+class SessionListView(SessionAPIView):
     required_permissions: ClassVar[dict[str, set[str]]] = {"get": set()}
     pagination_class = PagePagination
 
@@ -252,7 +252,7 @@ class SessionListView(TenantAPIView):
 
 
 @method_decorator(never_cache, name="dispatch")
-class SessionDetailView(TenantAPIView):
+class SessionDetailView(SessionAPIView):
     required_permissions: ClassVar[dict[str, set[str]]] = {"delete": set()}
 
     @extend_schema(

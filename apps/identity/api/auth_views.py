@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from apps.common.api import problems
 from apps.identity import selectors
-from apps.identity.api.base import PublicAPIView, TenantAPIView
+from apps.identity.api.base import PublicAPIView, SessionAPIView
 from apps.identity.api.mfa_serializers import LOGIN_RESULT_SERIALIZERS
 from apps.identity.api.serializers import (
     LoginInputSerializer,
@@ -148,7 +148,7 @@ class LogoutView(PublicAPIView):
 
 
 @method_decorator(never_cache, name="dispatch")
-class MeView(TenantAPIView):
+class MeView(SessionAPIView):
     required_permissions = {"get": set()}
     lean_actions = frozenset({"get"})
 
@@ -172,7 +172,7 @@ class MeView(TenantAPIView):
 
 
 @token_endpoint
-class SwitchView(TenantAPIView):
+class SwitchView(SessionAPIView):
     required_permissions = {"post": set()}
 
     @extend_schema(

@@ -1,7 +1,8 @@
 """The base classes every API view stands on: they do the scoping so views cannot forget it.
 
-`TenantAPIView` / `TenantViewSet`: bearer authentication, the RBAC action map
-(`required_permissions`; an action missing from it is denied), and the
+`TenantAPIView` / `TenantViewSet`: bearer authentication (an access token, or
+a tenant API key; `SessionAPIView`, a person's own sign-in: tokens only), the
+RBAC action map (`required_permissions`; an action missing from it is denied), and the
 request's tenant context entered from the token for the whole handler. A view
 supplies `scoped_queryset()` and never overrides `get_queryset`,
 `get_object`, `get_permissions`, `get_authenticators` or `permission_classes`:
@@ -41,6 +42,8 @@ from apps.common.metering import API_CALLS
 from apps.common.pagination import PagePagination
 from apps.common.tenancy import tenant_context
 from apps.identity import plugs
+from apps.identity.acting import ApiKeyPrincipal, acting_through
+from apps.identity.api_key_auth import ApiKeyAuthentication
 from apps.identity.authentication import BearerAuthentication
 from apps.identity.exceptions import FeatureNotInPlan
 from apps.identity.models import Tenant, User
@@ -58,7 +61,8 @@ LEAN_READ_ACTIONS = frozenset({"list", "retrieve", "get"})
 class TenantScopedViewMixin:
     """Authentication, permissions and tenant context; mixed into APIView and GenericViewSet."""
 
-    authentication_classes: Sequence[type[BaseAuthentication]] = [BearerAuthentication]
+    # A tenant API key (`Bearer atr_…`, ADR 0015) or an access token; `SessionAPIView` takes tokens only.
+    authentication_classes: Sequence[type[BaseAuthentication]] = [ApiKeyAuthentication, BearerAuthentication]
     permission_classes: Sequence[Any] = [ActionPermission]
     required_permissions: ClassVar[dict[str, set[str]]] = {}
     # Hot reads served without the request transaction (apps.common.statement_tenancy, ADR 0012): the same
@@ -115,6 +119,9 @@ class TenantScopedViewMixin:
             self._scope.enter_context(statement_tenancy.tenant_reads(self.principal.tenant))
         else:
             self._scope.enter_context(tenant_context(self.principal.tenant))
+        if isinstance(self.principal, ApiKeyPrincipal):
+            # Services judge the actor by the key's role and audit events name the key (apps.identity.acting).
+            self._scope.enter_context(acting_through(self.principal))
         # Billing's `api_calls` metric: a dict update here, flushed to the cache now and then (apps.common.metering).
         metering.count(API_CALLS, self.principal.tenant_id)
         if self.required_feature is not None and not plugs.has_feature(self.tenant_row, self.required_feature):
@@ -153,6 +160,15 @@ class TenantScopedViewMixin:
 
 class TenantAPIView(TenantScopedViewMixin, APIView):
     pass
+
+
+class SessionAPIView(TenantAPIView):
+    """An endpoint about the caller's own sign-in (me, switch, sessions, password, MFA): access tokens only.
+
+    An API key is no person's sign-in, so it never reaches these (401): the structure says so, not a check.
+    """
+
+    authentication_classes: Sequence[type[BaseAuthentication]] = [BearerAuthentication]
 
 
 class TenantViewSet(TenantScopedViewMixin, viewsets.GenericViewSet):

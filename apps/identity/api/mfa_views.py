@@ -32,7 +32,7 @@ from rest_framework.response import Response
 from apps.common import request_context
 from apps.common.api import problems
 from apps.identity.api.auth_views import sign_in_response, token_endpoint
-from apps.identity.api.base import PublicAPIView, TenantAPIView
+from apps.identity.api.base import PublicAPIView, SessionAPIView, TenantAPIView
 from apps.identity.api.mfa_serializers import (
     BackupCodesOutputSerializer,
     MfaCodeInputSerializer,
@@ -145,7 +145,7 @@ class MfaVerifyView(PublicAPIView):
 
 
 @method_decorator(never_cache, name="dispatch")
-class MfaStatusView(TenantAPIView):
+class MfaStatusView(SessionAPIView):
     required_permissions = {"get": set()}
 
     @extend_schema(operation_id="auth_mfa_status", responses={200: MfaStatusOutputSerializer, **problems(401)})
@@ -204,7 +204,7 @@ class TotpConfirmView(TenantAPIView):
 
 
 @method_decorator(never_cache, name="dispatch")
-class TotpDisableView(TenantAPIView):
+class TotpDisableView(SessionAPIView):
     required_permissions = {"post": set()}
 
     @extend_schema(
@@ -221,7 +221,7 @@ class TotpDisableView(TenantAPIView):
 
 
 @method_decorator(never_cache, name="dispatch")
-class BackupCodesView(TenantAPIView):
+class BackupCodesView(SessionAPIView):
     required_permissions = {"post": set()}
 
     @extend_schema(

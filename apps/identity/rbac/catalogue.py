@@ -1,7 +1,8 @@
 """The declared permission catalogue: every app's `permissions.py`, collected and validated.
 
 Every installed Atrium app may have a `permissions` module holding
-`PERMISSIONS: dict[code, description]` (codes `<app label>.<verb>_<noun>`) and
+`PERMISSIONS: dict[code, description]` (codes `<app label>.<verb>_<noun>`,
+or of a namespace the module lists in `NAMESPACES`) and
 `GRANTS: dict[system role code, frozenset[code]]`. `declared_catalogue()`
 collects them from `apps.get_app_configs()`, so identity never imports billing,
 flows or files by name (the import-linter layers contract). `manage.py
@@ -60,9 +61,11 @@ def discover_catalogue() -> Catalogue:
         declared = getattr(module, "PERMISSIONS", None)
         if declared is None:
             continue
+        # An app may also declare codes of a namespace it names in `NAMESPACES` (identity: `integrations.*`).
+        namespaces = {config.label, *getattr(module, "NAMESPACES", ())}
         for code, description in dict(declared).items():
             match = CODE_RE.match(code)
-            if match is None or match["app"] != config.label:
+            if match is None or match["app"] not in namespaces:
                 raise ImproperlyConfigured(f"{name}: permission code {code!r} is not '{config.label}.<verb>_<noun>'.")
             if not description or len(description) > _DESCRIPTION_MAX:
                 raise ImproperlyConfigured(f"{name}: {code} needs a description of 1 to {_DESCRIPTION_MAX} characters.")

@@ -10,7 +10,9 @@ from django.db.models import QuerySet
 
 from apps.common.exceptions import NotFound
 from apps.common.tenancy import TenantLike
+from apps.identity import plugs
 from apps.identity.models import DEFAULT_THEME, Portal, Tenant
+from apps.identity.social_providers import portal_providers
 
 # Keys of `Portal.features` that hold configuration rather than a flag (`portal_login_methods`).
 CONFIG_FEATURES: Final = frozenset({"social_providers"})
@@ -30,10 +32,19 @@ def portal_get_public(*, slug: str) -> Portal:
 
 
 def portal_login_methods(*, portal: Portal) -> list[str]:
-    """How users sign in to `portal`: the password always; social providers when configured."""
-    methods = ["password"]
-    methods.extend(str(p) for p in portal.features.get("social_providers", []) if isinstance(p, str))
-    return methods
+    """How users sign in to `portal`: the password always; the social providers it offers (`social_providers`)."""
+    return ["password", *(p.id for p in portal_providers(portal=portal))]
+
+
+def portal_feature_on(*, portal: Portal, code: str) -> bool:
+    """Whether feature `code` is on in `portal`: its tenant's plan grants it and the portal has not switched it off.
+
+    A portal flag only switches a feature off (`features: {code: false}`); it cannot grant what the plan
+    does not. Read from the portal row the request loaded, so a plan change or a flag shows at the next request.
+    """
+    if portal.features.get(code) is False:
+        return False
+    return plugs.has_feature(portal.tenant, code)
 
 
 def portal_list(*, tenant: TenantLike) -> QuerySet[Portal]:

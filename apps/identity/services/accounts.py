@@ -56,13 +56,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 
-from apps.common.exceptions import ApplicationError, PermissionDenied
+from apps.common.exceptions import ApplicationError
 from apps.common.mail import mail_send
 from apps.common.tenancy import tenant_context
 from apps.identity.exceptions import TokenInvalid
@@ -73,15 +73,13 @@ from apps.identity.links import (
     password_reset_request_path,
     portal_login_path,
 )
-from apps.identity.models import Membership, PendingSignup, Portal, Tenant, User
+from apps.identity.models import PendingSignup, Tenant, User
 from apps.identity.selectors.accounts import user_get_active
-from apps.identity.selectors.portals import portal_get_public
 from apps.identity.services import lockout
 from apps.identity.services.audit import audit_record, audit_record_user_event
 from apps.identity.services.proof import unproved_account_reset
-from apps.identity.services.seats import seat_require
 from apps.identity.services.sessions import sessions_revoke_user
-from apps.identity.services.tenants import system_role, tenant_lock
+from apps.identity.services.signup import signup_account, signup_member_add, signup_portal
 
 logger = logging.getLogger("atrium.identity.accounts")
 
@@ -132,11 +130,7 @@ def user_register(*, email: str, password: str, portal_slug: str, name: str = ""
     gets an "account exists" notice and nothing else changes; the caller
     answers the same either way.
     """
-    portal = portal_get_public(slug=portal_slug)
-    if portal.signup_policy != Portal.SignupPolicy.OPEN:
-        raise PermissionDenied("This portal does not accept sign-ups.")
-    if portal.tenant.status != Tenant.Status.ACTIVE:
-        raise PermissionDenied("This organisation is suspended.")
+    portal = signup_portal(portal_slug=portal_slug)
     email = _normalize_email(email)
     name = name.strip()
     _validate_password(password, user=User(email=email, name=name), field="password")
@@ -147,26 +141,15 @@ def user_register(*, email: str, password: str, portal_slug: str, name: str = ""
     pending_until = timezone.now() + timedelta(seconds=EMAIL_VERIFY_MAX_AGE_SECONDS)
 
     with tenant_context(portal.tenant):
-        seat_require(tenant=tenant_lock(tenant_id=portal.tenant_id), public=True)
-
-        existing = User.objects.by_email(email).first()
-        if existing is None:
-            user = User(email=email, name=name)
-            user.set_unusable_password()  # until the address is proved: see PendingSignup
-            try:
-                with transaction.atomic():
-                    user.save()
-            except IntegrityError:  # the same address signed up a moment ago
-                existing = User.objects.by_email(email).get()
-
+        user, created = signup_account(portal=portal, email=email, name=name)
         PendingSignup.objects.filter(email__iexact=email, user=None).delete()
         PendingSignup.objects.filter(email__iexact=email, expires_at__lte=timezone.now()).delete()
         PendingSignup.objects.create(
-            email=email, user=None if existing is not None else user, password=hashed, expires_at=pending_until
+            email=email, user=user if created else None, password=hashed, expires_at=pending_until
         )
-        if existing is not None:
+        if not created:
             mail_send(
-                to=existing.email,
+                to=user.email,
                 template="identity/mail/account_exists_notice",
                 context={
                     "portal_name": portal.name,
@@ -175,19 +158,9 @@ def user_register(*, email: str, password: str, portal_slug: str, name: str = ""
                 },
                 tenant=portal.tenant,
             )
-            audit_record(actor=existing, action="auth.register_existing", ip=ip, data={"portal": portal.slug})
+            audit_record(actor=user, action="auth.register_existing", ip=ip, data={"portal": portal.slug})
             return False
-
-        Membership.objects.create(user=user, role=system_role("member"))
-        email_verify_mail_job.defer(tenant=portal.tenant, user_id=str(user.id), portal_slug=portal.slug)
-        audit_record(
-            tenant=portal.tenant,
-            actor=user,
-            action="auth.register",
-            target=("user", user.id),
-            ip=ip,
-            data={"portal": portal.slug, "role": "member"},
-        )
+        signup_member_add(portal=portal, user=user, method="password", ip=ip)
     return True
 
 

@@ -10,27 +10,43 @@
   `billing.manage_subscription` that an owner created.
 - A tenant keeps at least one active owner: demoting or removing the last one
   is 409.
+- Acting through an API key, the actor's standing is the key's role (never more
+  than the creator's: the key's authentication checks that on every request).
 
 Members, roles and invitations call these; none writes its own copy.
 """
 
 from __future__ import annotations
 
+import copy
+
 from apps.common.exceptions import Conflict, PermissionDenied
 from apps.common.tenancy import TenantLike
 from apps.identity import rbac
+from apps.identity.acting import acting_key_of
 from apps.identity.models import Membership, Role, User
 
 OWNER = "owner"
 
 
 def actor_membership(*, actor: User) -> Membership:
-    """The actor's active membership of the current tenant, with its role; 403 without one."""
+    """The actor's active membership of the current tenant, with its role; 403 without one.
+
+    Acting through an API key (`apps.identity.acting`), the standing is the key's role on the
+    creator's membership: a key does what its role allows, never what its creator could.
+    """
     membership: Membership | None = (
         Membership.objects.select_related("role").filter(user_id=actor.id, status=Membership.Status.ACTIVE).first()
     )
     if membership is None:
         raise PermissionDenied("You are not an active member of this tenant.")
+    key = acting_key_of(actor.id)
+    if key is not None:
+        role = Role.objects.filter(code=key.role).first()
+        if role is None:
+            raise PermissionDenied("This API key's role no longer exists.")
+        membership = copy.copy(membership)  # the row as loaded, with the key's role: never saved
+        membership.role = role
     return membership
 
 

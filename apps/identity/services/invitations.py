@@ -50,6 +50,7 @@ from apps.common.mail import mail_send_job
 from apps.common.tenancy import TenantLike, tenant_context
 from apps.identity.models import Invitation, InvitationToken, Membership, Portal, Role, Tenant, User
 from apps.identity.permissions import INVITE_MEMBER
+from apps.identity.plugs import domain_event
 from apps.identity.selectors.tenancy import invitation_live_pending_list
 from apps.identity.services.audit import audit_record
 from apps.identity.services.grants import actor_require, require_may_grant
@@ -346,4 +347,7 @@ def invitation_accept(
             ip=ip,
             data={"role": invitation.role.code, "new_user": created},
         )
+        added = {"user_id": str(user.id), "role": invitation.role.code}
+        domain_event(tenant=tenant, event="member.added", data={**added, "via": "invitation"})
+        domain_event(tenant=tenant, event="invitation.accepted", data={"invitation_id": str(invitation.id), **added})
     return AcceptedInvitation(tenant=tenant, role=invitation.role.code, user=user, user_created=created)

@@ -22,6 +22,7 @@ from django.db.models import ProtectedError
 from apps.common.exceptions import ApplicationError, Conflict, NotFound
 from apps.identity.models import Membership, Role, Tenant, User
 from apps.identity.permissions import MANAGE_MEMBER
+from apps.identity.plugs import domain_event
 from apps.identity.services.audit import audit_record
 from apps.identity.services.grants import (
     actor_require,
@@ -82,6 +83,11 @@ def membership_change_role(
         ip=ip,
         data={"user_id": str(target.user_id), "from": previous, "to": new_role.code},
     )
+    domain_event(
+        tenant=tenant,
+        event="member.role_changed",
+        data={"membership_id": str(target.id), "user_id": str(target.user_id), "from": previous, "to": new_role.code},
+    )
     return target
 
 
@@ -108,4 +114,9 @@ def membership_remove(*, tenant: Tenant, actor: User, membership_id: UUID, ip: s
         target=("identity.membership", target_id),
         ip=ip,
         data={"user_id": str(user_id), "role": role_code},
+    )
+    domain_event(
+        tenant=tenant,
+        event="member.removed",
+        data={"membership_id": str(target_id), "user_id": str(user_id), "role": role_code},
     )

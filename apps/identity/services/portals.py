@@ -174,7 +174,15 @@ def portal_create(
     return portal
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class PortalChange:
+    """What `portal_change` did: the portal as saved, the fields that changed, the sessions it ended."""
+
+    portal: Portal
+    changed: tuple[str, ...]
+    sessions_ended: int
+
+
 def portal_update(
     *,
     tenant: Tenant,
@@ -184,9 +192,24 @@ def portal_update(
     rejected: Mapping[str, Sequence[str]] | None = None,
     ip: str | None = None,
 ) -> Portal:
+    """Change some of a portal's settings (`portal_change`); the portal as saved."""
+    return portal_change(tenant=tenant, actor=actor, slug=slug, fields=fields, rejected=rejected, ip=ip).portal
+
+
+@transaction.atomic
+def portal_change(
+    *,
+    tenant: Tenant,
+    actor: User,
+    slug: str,
+    fields: PortalFields,
+    rejected: Mapping[str, Sequence[str]] | None = None,
+    ip: str | None = None,
+) -> PortalChange:
     """Change some of a portal's settings. A slug of another tenant (or none) is NotFound.
 
-    `rejected` as for `portal_create`.
+    `rejected` as for `portal_create`. The portal pages tell the admin what
+    changed and how many sessions ended, hence the `PortalChange`.
     """
     locked = tenant_lock(tenant_id=tenant.id)
     portal = Portal.objects.select_for_update().filter(tenant_id=tenant.id, slug=slug).first()
@@ -204,7 +227,7 @@ def portal_update(
     before = {field: getattr(portal, field) for field in values}
     changed = [field for field, value in values.items() if before[field] != value]
     if not changed:
-        return portal
+        return PortalChange(portal=portal, changed=(), sessions_ended=0)
     if "active" in changed and portal.active is False:
         _check_limit(locked)  # reactivation takes a slot
     for field in changed:
@@ -228,7 +251,7 @@ def portal_update(
             "sessions_ended": sessions_ended,
         },
     )
-    return portal
+    return PortalChange(portal=portal, changed=tuple(changed), sessions_ended=sessions_ended)
 
 
 def _audit_value(field: str, value: Any) -> Any:

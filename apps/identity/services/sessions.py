@@ -316,7 +316,11 @@ def sessions_end(*, sessions: QuerySet[AuthSession], reason: str) -> list[UUID]:
 
 
 def sessions_revoke_for_member(*, tenant: Tenant, user_id: UUID | str, reason: str) -> int:
-    """End every live session of a user in one tenant (member removed, role changed)."""
+    """End every live session of a user in one tenant (member removed, role changed).
+
+    The API keys the member created re-read the creator's standing at their next request.
+    """
+    revocation.revoke_member_before_now(tenant.id, user_id)
     return len(sessions_end(sessions=AuthSession.objects.filter(tenant=tenant, user_id=user_id), reason=reason))
 
 

@@ -4,6 +4,10 @@
 and portal admission, and answers with the admitted membership or the second
 factor's challenge. What the caller then starts — an API session with tokens
 or a browser session — is `services.sessions`'.
+
+`portal_admit` is the half after "who is it": membership, the portal's roles
+and the second factor owed. The password path ends in it, and so does a
+social sign-in (`services.social`), so neither can skip the second factor.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ def _dummy_hash() -> str:
 
 @dataclass(frozen=True)
 class Admitted:
-    """A password sign-in that needs nothing more: start a session for this membership."""
+    """A sign-in that needs nothing more: start a session for this membership, with `amr` (how they proved it)."""
 
     user: User
     membership: Membership
@@ -77,6 +81,49 @@ def authenticate_password(*, user: User | None, email: str, password: str) -> Us
     raise InvalidCredentials("The e-mail or password is wrong.")
 
 
+def sign_in_refused(
+    *,
+    portal: Portal,
+    account: User | None,
+    client: ClientInfo,
+    action: str,
+    reason: str,
+    actor: User | None = None,
+    data: dict[str, str] | None = None,
+) -> None:
+    """Audit a refused sign-in to `portal`, durably: it must outlive the request's rollback.
+
+    The account is the target, never what was typed or asserted.
+    """
+    audit_record(
+        tenant=portal.tenant,
+        actor=actor,
+        action=action,
+        target=("user", account.id) if account is not None else None,
+        ip=client.ip,
+        data={"portal": portal.slug, "reason": reason, **(data or {})},
+        durable=True,
+    )
+
+
+def portal_admit(
+    *, user: User, portal: Portal, client: ClientInfo, amr: tuple[str, ...] = ("pwd",)
+) -> Admitted | MfaChallenge:
+    """Admit a user whose identity is established (`amr`: how) to `portal`: 403 (audited) for a membership the
+    portal does not admit, a second factor's challenge when one is owed, else `Admitted`."""
+    try:
+        membership = admitted_membership(user=user, portal=portal)
+    except PermissionDenied as exc:
+        sign_in_refused(
+            portal=portal, account=user, client=client, action="auth.login_denied", reason=exc.detail, actor=user
+        )
+        raise
+    challenge = mfa.login_challenge(user=user, membership=membership, portal=portal, first_factor=amr[0])
+    if challenge is not None:
+        return challenge
+    return Admitted(user=user, membership=membership, portal=portal, amr=amr)
+
+
 def sign_in(*, email: str, password: str, portal_slug: str, client: ClientInfo) -> Admitted | MfaChallenge:
     """Password sign-in to one portal. Failures are audited durably (they outlive the request).
 
@@ -86,17 +133,8 @@ def sign_in(*, email: str, password: str, portal_slug: str, client: ClientInfo) 
     portal = portal_get_public(slug=portal_slug)
     account = User.objects.by_email(email).first()
 
-    def refused(action: str, reason: str, actor: User | None = None) -> None:
-        # Durable: it must outlive the request's rollback. The account is the target, never the typed e-mail.
-        audit_record(
-            tenant=portal.tenant,
-            actor=actor,
-            action=action,
-            target=("user", account.id) if account is not None else None,
-            ip=client.ip,
-            data={"portal": portal.slug, "reason": reason},
-            durable=True,
-        )
+    def refused(action: str, reason: str) -> None:
+        sign_in_refused(portal=portal, account=account, client=client, action=action, reason=reason)
 
     lockout.login_guard(email=email, ip=client.ip, user=account, device=client.device)
     try:
@@ -109,12 +147,4 @@ def sign_in(*, email: str, password: str, portal_slug: str, client: ClientInfo) 
         refused("auth.login_denied", "email_unverified")
         raise
     lockout.login_succeeded(email=email, ip=client.ip, user=user)
-    try:
-        membership = admitted_membership(user=user, portal=portal)
-    except PermissionDenied as exc:
-        refused("auth.login_denied", exc.detail, actor=user)
-        raise
-    challenge = mfa.login_challenge(user=user, membership=membership, portal=portal)
-    if challenge is not None:
-        return challenge
-    return Admitted(user=user, membership=membership, portal=portal)
+    return portal_admit(user=user, portal=portal, client=client)

@@ -170,6 +170,11 @@ def tenant_create(
     with tenant_context(tenant):  # one tenant setting for the membership, the hooks and the mail
         Membership.objects.create(tenant=tenant, user=owner, role=owner_role)
         plugs.tenant_created(tenant)
+        plugs.domain_event(
+            tenant=tenant,
+            event="member.added",
+            data={"user_id": str(owner.id), "role": "owner", "via": "tenant_created"},
+        )
         if notify_owner and not owner.has_usable_password():
             # The link is minted when the mail is sent: no token rests in the outbox.
             set_password_mail_job.defer(user_id=str(owner.id), portal_slug=portal.slug)

@@ -24,7 +24,7 @@ from apps.identity.tests.members_roles_support import (
     role_row,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded", "custom_roles_plan")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rbac_seeded", "pro_plan")]
 
 
 def _holder(tenant, portal, code: str):

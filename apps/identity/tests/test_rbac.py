@@ -65,6 +65,8 @@ API_TABLE: dict[str, set[str]] = {
     "files.upload_file": {"owner", "admin", "member"},
     "files.delete_file": {"owner", "admin"},
     "flows.manage_flow": {"owner", "admin"},
+    "integrations.manage_api_key": {"owner", "admin"},
+    "integrations.manage_webhook": {"owner", "admin"},
 }
 
 

@@ -299,6 +299,8 @@ def test_odd_login_input_is_a_form_error_not_a_500(web, portal, rbac_seeded, dat
 def test_dashboard_queries_do_not_grow_with_the_tenant(web, portal, tenant, signed_in, django_assert_max_num_queries):
     for i in range(30):
         make_membership(user=UserFactory(email=f"bulk{i}@example.com"), tenant=tenant)
+    # 9 in part 1 (the tenant row now comes with the portal: -1); part 2 adds the plan's features, read once
+    # for the navigation's feature-gated entries and the onboarding card, and the checklist (1 here, no flow).
     with django_assert_max_num_queries(10):
         assert dashboard(web, portal).status_code == 200
 

@@ -10,11 +10,15 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods
 
+from apps.billing.catalogue import FEATURE_ONBOARDING
+from apps.flows.selectors import checklist_get
 from apps.identity.models import DEFAULT_THEME
-from apps.identity.selectors.tenancy import role_name_get, tenant_get
+from apps.identity.selectors.portals import portal_feature_on
+from apps.identity.selectors.tenancy import role_name_get
 from apps.portals.base import PortalPage, PublicPortalPage
 from apps.portals.navigation import SIGNED_IN
 from apps.portals.theme import theme_css
+from apps.portals.views.onboarding_support import progress_of
 
 
 class GoToPortalForm(forms.Form):
@@ -40,10 +44,16 @@ class ThemeStylesheet(PublicPortalPage):
 
 
 class DashboardPage(PortalPage):
+    """Who is signed in where, and (with the onboarding feature on) how far their checklist is."""
+
     permission = SIGNED_IN
     template_name = "portals/dashboard.html"
 
     def get(self, request: HttpRequest) -> HttpResponseBase:
         principal = self.principal
-        tenant = tenant_get(tenant_id=principal.tenant_id)
-        return self.render({"tenant": tenant, "role_name": role_name_get(code=principal.role)})
+        tenant = self.portal.tenant  # loaded with the portal; a session only ever admits its own tenant
+        progress = None
+        if portal_feature_on(portal=self.portal, code=FEATURE_ONBOARDING):
+            checklist = checklist_get(tenant=principal.tenant, user_id=principal.user_id, portal=principal.portal)
+            progress = progress_of(checklist)
+        return self.render({"tenant": tenant, "role_name": role_name_get(code=principal.role), "progress": progress})

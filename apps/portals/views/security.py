@@ -27,7 +27,9 @@ from apps.identity.client_info import client_info
 from apps.identity.exceptions import MfaCodeRejected
 from apps.identity.models import AuthSession
 from apps.identity.selectors import session_list
+from apps.identity.selectors.social import social_links
 from apps.identity.services import mfa, sessions
+from apps.identity.social_providers import portal_providers
 from apps.portals.base import PortalPage
 from apps.portals.navigation import SIGNED_IN
 from apps.portals.views.forms_support import add_service_errors, parse_id
@@ -66,12 +68,17 @@ class SecurityPage(PortalPage):
     def get(self, request: HttpRequest) -> HttpResponseBase:
         current = self.principal.sid
         rows = list(session_list(user_id=self.principal.user_id)[: SESSIONS_SHOWN + 1])
+        # -- social sign-in: the linked identities, and the providers this portal offers that are not linked yet --
+        links = social_links(user_id=self.principal.user_id)
+        linked = {link.provider for link in links}
         return self.render(
             {
                 "mfa": mfa.mfa_status(user=self.user),
                 "sessions": [(s, s.id == current) for s in rows[:SESSIONS_SHOWN]],
                 "more_sessions": len(rows) > SESSIONS_SHOWN,
                 "browser": AuthSession.Kind.BROWSER,
+                "social_links": links,
+                "social_linkable": [p for p in portal_providers(portal=self.portal) if p.id not in linked],
             }
         )
 

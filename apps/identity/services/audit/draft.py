@@ -18,6 +18,7 @@ from uuid import UUID
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from apps.identity.acting import audit_data_with_key
 from apps.identity.models import Tenant, User
 from apps.identity.services.audit.chain import normalize_ip
 
@@ -107,5 +108,6 @@ def _make_draft(
         target_type=_scrub(target_type),
         target_id=_scrub(target_id),
         ip=normalize_ip(ip),
-        data=_normalize_data(data),
+        # An event of a request made with an API key names the key (`data.api_client`, its public prefix).
+        data=_normalize_data(audit_data_with_key(actor.id if actor is not None else None, data)),
     )

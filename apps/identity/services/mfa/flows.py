@@ -99,8 +99,14 @@ def mfa_status(*, user: User) -> MfaStatus:
 # --------------------------------------------------------------------------- sign-in
 
 
-def login_challenge(*, user: User, membership: Membership, portal: Portal) -> MfaChallenge | None:
-    """None: tokens may be issued on the password alone. Otherwise the challenge to answer."""
+def login_challenge(
+    *, user: User, membership: Membership, portal: Portal, first_factor: str = "pwd"
+) -> MfaChallenge | None:
+    """None: tokens may be issued on the first factor alone. Otherwise the challenge to answer.
+
+    `first_factor` is how the user proved who they are (`pwd`, or `social` for a linked identity): the
+    token keeps it, and the session the answer starts has amr [first_factor, "otp"].
+    """
     purpose: Purpose
     if user_mfa_enabled(user=user):
         purpose = "verify"
@@ -108,7 +114,7 @@ def login_challenge(*, user: User, membership: Membership, portal: Portal) -> Mf
         purpose = "enrol"
     else:
         return None
-    raw = mfa_token_issue(user=user, membership=membership, portal=portal, purpose=purpose)
+    raw = mfa_token_issue(user=user, membership=membership, portal=portal, purpose=purpose, first_factor=first_factor)
     audit_record(
         tenant=portal.tenant,
         actor=user,
@@ -120,14 +126,14 @@ def login_challenge(*, user: User, membership: Membership, portal: Portal) -> Mf
 
 
 def _signed_in(*, user: User, token: MfaTokenData, client: ClientInfo, method: str, start: SessionStarter[T]) -> T:
-    """The second factor is proven: spend the token and start the session with amr ["pwd", "otp"]."""
+    """The second factor is proven: spend the token and start the session with amr [first factor, "otp"]."""
     portal = portal_get_public(slug=token.portal)
     if portal.tenant_id != token.tenant_id:
         raise TokenInvalid("The MFA token is invalid or has expired; sign in again.")
     membership = admitted_membership(user=user, portal=portal)
     if not token_burn(token):
         raise TokenInvalid("This MFA token was already used; sign in again.")
-    started = start(user=user, membership=membership, portal=portal, amr=["pwd", "otp"], client=client)
+    started = start(user=user, membership=membership, portal=portal, amr=[token.first_factor, "otp"], client=client)
     audit_record(
         tenant=portal.tenant,
         actor=user,

@@ -57,6 +57,8 @@ class MfaTokenData:
     expires_at: int
     # `issued_at` to the microsecond: a revocation in the same second must know which came first.
     issued: float
+    # How the user proved who they are before the second factor: the session's first `amr` entry.
+    first_factor: str = "pwd"
 
 
 def _token_seconds() -> int:
@@ -72,7 +74,13 @@ def is_mfa_token(raw: str) -> bool:
     return raw.startswith(TOKEN_PREFIX) and "." not in raw
 
 
-def mfa_token_issue(*, user: User, membership: Membership, portal: Portal, purpose: Purpose) -> str:
+# The first factors a token may carry: a password, or a linked social identity (services.social).
+FIRST_FACTORS: Final = ("pwd", "social")
+
+
+def mfa_token_issue(
+    *, user: User, membership: Membership, portal: Portal, purpose: Purpose, first_factor: str = "pwd"
+) -> str:
     """A new single-use mfa_token for `user` signing in to `portal`; only its hash is stored."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     digest = _digest(raw)
@@ -89,10 +97,15 @@ def mfa_token_issue(*, user: User, membership: Membership, portal: Portal, purpo
         "issued_at": now,
         "issued": issued,
         "expires_at": now + lifetime,
+        "first_factor": first_factor if first_factor in FIRST_FACTORS else "pwd",
     }
     with shared_store():
         cache.set(f"{_TOKEN_KEY}:{digest}", data, timeout=lifetime)
     return raw
+
+
+def _first_factor(value: Any) -> str:
+    return value if isinstance(value, str) and value in FIRST_FACTORS else "pwd"
 
 
 def mfa_token_get(*, raw: str, purpose: Purpose) -> MfaTokenData:
@@ -118,6 +131,8 @@ def mfa_token_get(*, raw: str, purpose: Purpose) -> MfaTokenData:
             expires_at=int(stored["expires_at"]),
             # Tokens issued before this field existed carry whole seconds only.
             issued=float(stored["issued"] if "issued" in stored else stored["issued_at"]),
+            # Tokens issued before this field existed were all answers to a password.
+            first_factor=_first_factor(stored.get("first_factor")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise invalid from exc
