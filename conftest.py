@@ -69,7 +69,10 @@ def _jobs_inline_unless_testing_redis(request: pytest.FixtureRequest):  # type: 
 def _clear_cache() -> None:
     from django.core.cache import cache
 
+    from apps.billing.selectors import plan_cache_clear
+
     cache.clear()
+    plan_cache_clear()  # the plans a previous test's database held
 
 
 @pytest.fixture(scope="session")

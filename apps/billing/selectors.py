@@ -4,13 +4,20 @@ Entitlements are read from the tenant row's mirror (`plan_code`,
 `subscription_status`), which every request loads fresh: a plan change is seen
 by the next request, with no cache to invalidate. A canceled subscription
 keeps only the `free` plan's entitlements.
+
+A plan's row (its features and limits) is kept in the process for
+`PLAN_CACHE_SECONDS` (60): every feature-gated request asks for it, and the
+catalogue changes only when an operator edits it (`billing_sync`, the admin of
+the table), which then shows within a minute. `plan_cache_clear` empties it.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Final
 
 from django.db.models import Max, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -73,14 +80,32 @@ def plan_catalogue() -> dict[str, PlanView]:
     return {row.code: PlanView.of(row) for row in rows}
 
 
+PLAN_CACHE_SECONDS: Final = 60.0
+_plan_cache: dict[str, tuple[float, PlanView]] = {}
+_plan_cache_lock = threading.Lock()
+
+
+def plan_cache_clear() -> None:
+    with _plan_cache_lock:
+        _plan_cache.clear()
+
+
 def plan_get(*, code: str) -> PlanView:
-    """One active plan by code; 404 when the catalogue has no such plan."""
+    """One active plan by code (kept in the process for `PLAN_CACHE_SECONDS`); 404 when there is no such plan."""
+    now = time.monotonic()
+    hit = _plan_cache.get(code)
+    if hit is not None and now - hit[0] < PLAN_CACHE_SECONDS:
+        return hit[1]
     row = Plan.objects.filter(code=code, active=True).first()
     if row is not None:
-        return PlanView.of(row)
-    if code in DEFAULT_BY_CODE and not Plan.objects.exists():
-        return PlanView.of(DEFAULT_BY_CODE[code])
-    raise NotFound(f"No plan {code!r}.")
+        plan = PlanView.of(row)
+    elif code in DEFAULT_BY_CODE and not Plan.objects.exists():
+        plan = PlanView.of(DEFAULT_BY_CODE[code])
+    else:
+        raise NotFound(f"No plan {code!r}.")
+    with _plan_cache_lock:
+        _plan_cache[code] = (now, plan)
+    return plan
 
 
 def effective_plan_code(tenant: Tenant) -> str:

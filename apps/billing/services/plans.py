@@ -6,6 +6,7 @@ from django.db import transaction
 
 from apps.billing.catalogue import DEFAULT_PLANS
 from apps.billing.models import Plan
+from apps.billing.selectors import plan_cache_clear
 
 
 @transaction.atomic
@@ -16,4 +17,5 @@ def plan_seed() -> list[str]:
         _, made = Plan.objects.get_or_create(code=plan["code"], defaults={k: v for k, v in plan.items() if k != "code"})
         if made:
             created.append(plan["code"])
+    plan_cache_clear()
     return created

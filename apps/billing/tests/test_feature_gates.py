@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -67,3 +69,21 @@ def test_api_keys_need_a_plan_that_has_them_and_made_ones_keep_working(owner_api
     machine = APIClient()
     machine.credentials(HTTP_AUTHORIZATION=f"Bearer {made.json()['key']}")
     assert machine.get("/api/v1/identity/members/").status_code == 200
+
+
+def test_a_plan_row_is_read_once_a_minute_per_process(owner_api, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.billing import selectors
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert owner_api.get("/api/v1/files/").status_code == 200
+        return len(captured.captured_queries)
+
+    cold = queries()
+    assert queries() == cold - 1  # the plan's row is kept
+    later = time.monotonic() + selectors.PLAN_CACHE_SECONDS + 1
+    monkeypatch.setattr(selectors.time, "monotonic", lambda: later)
+    assert queries() == cold  # read again after a minute: a catalogue edit shows
