@@ -53,7 +53,8 @@ def count(metric: str, tenant_id: UUID | str, n: int = 1, *, now: datetime | Non
     key = _key(metric, tenant_id, now or timezone.now())
     with _lock:
         _pending[key] += n
-        due = time.monotonic() - _last_flush >= settings.ATRIUM_METERING_FLUSH_SECONDS
+        elapsed = time.monotonic() - _last_flush
+        due = elapsed >= settings.ATRIUM_METERING_FLUSH_SECONDS or elapsed < 0  # < 0: a clock that went back
     if due:
         flush()
 
