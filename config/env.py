@@ -114,6 +114,8 @@ ANALYTICS_EVENTS: list[str] = env.list(
 )
 # `make bench` only: serve the bench controls under /bench/ (benchmarks/controls, docs/performance.md).
 BENCH_CONTROLS: bool = env.bool("BENCH_CONTROLS", default=False)
+# `tenant_tfvars`: the DNS zone that holds each tenant's host name `<slug>.<ATRIUM_TENANT_DOMAIN>`.
+ATRIUM_TENANT_DOMAIN: str = env.str("ATRIUM_TENANT_DOMAIN", default="atrium.example.com")
 
 # Billing: the Stripe provider when a secret key is set (offline otherwise), and the webhook signing secret.
 STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default="")

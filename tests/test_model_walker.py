@@ -29,6 +29,7 @@ GLOBAL_MODELS: dict[str, str] = {
     "billing.BillingCustomer": "a provider's customer id -> tenant: webhooks look it up before the tenant is known",
     "billing.StripeEvent": "processed webhook event ids, recorded before the tenant is known",
     "common.OutboxMessage": "relay infrastructure swept across tenants by an operator job; carries the tenant id",
+    "operations.OffboardingRecord": "the offboarding log outlives the tenant it names (its rows are erased)",
 }
 # Mixed tables: system rows without tenant, tenant rows with one; RLS admits shared rows for reading.
 MIXED_MODELS: dict[str, str] = {

@@ -2,6 +2,11 @@
 
 Each check reports `{ok, ms}`; a failing one adds the error's class name (never
 its message or traceback) and is logged with the detail for the operator.
+
+A failing check also counts in `atrium_readiness_check_failures_total{check}`
+(exported at `/metrics`), which the "readiness failing" alert watches
+(infra/observability/alerts.yml): the load balancer sees the 503s, Prometheus
+sees them only this way.
 """
 
 from __future__ import annotations
@@ -18,8 +23,16 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
+from prometheus_client import Counter
 
 logger = logging.getLogger("atrium.health")
+
+CHECK_FAILURES = Counter(
+    "atrium_readiness_check_failures", "Readiness checks (/readyz) that failed, by check.", labelnames=["check"]
+)
+# Every check's series exists from the start at 0, so the first failure is an increase an alert can see.
+for _name in ("database", "cache", "redis", "storage"):
+    CHECK_FAILURES.labels(check=_name)
 
 
 def _database() -> None:
@@ -73,6 +86,7 @@ def run_checks() -> tuple[bool, dict[str, dict[str, Any]]]:
         except Exception as exc:  # any failure makes the check fail
             # The body names the check and the error class only; the operator's detail goes to the log.
             results[name] = {"ok": False, "ms": _ms(started), "error": type(exc).__name__}
+            CHECK_FAILURES.labels(check=name).inc()
             logger.warning("readiness_check_failed", extra={"check": name}, exc_info=exc)
         else:
             results[name] = {"ok": True, "ms": _ms(started)}

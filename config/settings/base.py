@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "apps.files",
     "apps.integrations",
     "apps.portals",
+    "apps.operations",  # tenant export, offboarding, import: reads every app's models
     "django_rq",
 ]
 if E.BENCH_CONTROLS:  # `make bench` only (docs/performance.md)
@@ -197,3 +198,4 @@ COMPLIANCE_PROFILES = E.COMPLIANCE_PROFILES
 TRUSTED_PROXIES = E.TRUSTED_PROXIES
 REDIS_URL = E.REDIS_URL
 ANALYTICS_EVENTS = E.ANALYTICS_EVENTS
+ATRIUM_TENANT_DOMAIN = E.ATRIUM_TENANT_DOMAIN
