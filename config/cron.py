@@ -6,17 +6,19 @@ every `interval` seconds or on a `cron` expression. Workers must run with
 intervals only in a worker started with the scheduler).
 """
 
+from typing import Any
+
 from rq import cron
 
-from apps.billing.services.lifecycle import billing_nightly
-from apps.billing.services.usage import usage_rollup_all
+from apps.billing.periodic import billing_nightly_batch_job, usage_rollup_batch_job
 from apps.common.idempotency import idempotency_purge
-from apps.common.jobs import recover_abandoned_jobs
+from apps.common.jobs import TenantJob, recover_abandoned_jobs
 from apps.common.outbox import outbox_purge, outbox_sweep
-from apps.files.services import file_orphans_sweep_all
-from apps.flows.services import analytics_rollup
+from apps.files.periodic import file_orphans_sweep_batch_job
+from apps.flows.periodic import analytics_rollup_batch_job
 from apps.identity.services.accounts import pending_signup_purge
-from apps.integrations.services.housekeeping import webhooks_sweep_all
+from apps.identity.services.tenant_batches import tenant_batches_defer
+from apps.integrations.periodic import webhooks_sweep_batch_job
 
 # Relays what Redis could not take at commit time: a promised job waits at most this long once Redis is back.
 cron.register(outbox_sweep, queue_name="default", interval=30)
@@ -25,13 +27,23 @@ cron.register(outbox_purge, queue_name="default", interval=24 * 60 * 60)
 cron.register(recover_abandoned_jobs, queue_name="default", interval=5 * 60)
 cron.register(idempotency_purge, queue_name="default", interval=60 * 60)
 cron.register(pending_signup_purge, queue_name="default", interval=24 * 60 * 60)
+
+
+def per_tenant(job: TenantJob[Any], **schedule: Any) -> None:
+    """Work over every tenant: the cron entry only defers `job` once per batch of tenants
+    (`ATRIUM_TENANT_BATCH_SIZE`), so batches spread over the workers and a failure retries one batch."""
+    cron.register(
+        tenant_batches_defer, queue_name=job.queue, kwargs={"job": job.path}, name=f"per_tenant:{job.path}", **schedule
+    )
+
+
 # Recounts yesterday and today so far per tenant into the daily analytics table (the usage page reads it).
-cron.register(analytics_rollup, queue_name="default", interval=60 * 60)
+per_tenant(analytics_rollup_batch_job, interval=60 * 60)
 # Billing: usage totals of the current period, hourly; expired trials, closed periods (invoices) and
 # overdue invoices, nightly.
-cron.register(usage_rollup_all, queue_name="billing", interval=60 * 60)
-cron.register(billing_nightly, queue_name="billing", cron="15 2 * * *")
+per_tenant(usage_rollup_batch_job, interval=60 * 60)
+per_tenant(billing_nightly_batch_job, cron="15 2 * * *")
 # Objects whose upload never committed (apps.files.services, "Orphans"), nightly.
-cron.register(file_orphans_sweep_all, queue_name="default", cron="45 3 * * *")
+per_tenant(file_orphans_sweep_batch_job, cron="45 3 * * *")
 # Webhooks (apps.integrations.services.housekeeping): overdue deliveries deferred again, old log rows deleted.
-cron.register(webhooks_sweep_all, queue_name="webhooks", interval=60 * 60)
+per_tenant(webhooks_sweep_batch_job, interval=60 * 60)

@@ -25,6 +25,7 @@ an upload still committing is never touched), is deleted.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -44,6 +45,7 @@ from apps.files.uploads import ReceivedFile
 from apps.identity import plugs
 from apps.identity.models import Tenant, User
 from apps.identity.plugs import domain_event
+from apps.identity.selectors.tenant_walk import tenants_each
 from apps.identity.services.audit import audit_record
 from apps.identity.services.grants import actor_require
 from apps.identity.services.tenants import tenant_lock
@@ -147,10 +149,13 @@ def file_orphans_sweep(*, tenant: Tenant, now: datetime | None = None) -> int:
     return swept
 
 
-def file_orphans_sweep_all(*, now: datetime | None = None) -> int:
-    """Periodic job: the orphan sweep for every tenant, each in its own tenant context. Objects deleted."""
+def file_orphans_sweep_all(*, now: datetime | None = None, tenant_ids: Collection[str] | None = None) -> int:
+    """The orphan sweep of every tenant (or of `tenant_ids`), each in its own context. Objects deleted.
+
+    Nightly, one job per batch of tenants (`apps.files.periodic`, `config/cron.py`).
+    """
     swept = 0
-    for tenant in Tenant.objects.exclude(status=Tenant.Status.OFFBOARDED).order_by("id").iterator():
+    for tenant in tenants_each(ids=tenant_ids):
         with tenant_context(tenant):
             swept += file_orphans_sweep(tenant=tenant, now=now)
     return swept

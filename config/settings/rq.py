@@ -52,4 +52,10 @@ RQ_EMBEDDED = not E.REDIS_URL
 # 300 s, and then stays in RQ's failed registry (`manage.py jobs_status`). Applied when a job is relayed; a
 # retry with a wait needs a worker started `--with-scheduler`. Tests set it short ([0, 0]: two retries at once).
 ATRIUM_JOB_RETRY_INTERVALS = retry_intervals(E.env.str("ATRIUM_JOB_RETRY_INTERVALS", default="10,60,300"))
+# Periodic work over every tenant runs as one job per this many tenants (apps.identity.services.tenant_batches).
+ATRIUM_TENANT_BATCH_SIZE = E.env.int("ATRIUM_TENANT_BATCH_SIZE", default=200)
+if ATRIUM_TENANT_BATCH_SIZE < 1:
+    raise ImproperlyConfigured(
+        f"ATRIUM_TENANT_BATCH_SIZE must be at least 1 (tenants per periodic job), not {ATRIUM_TENANT_BATCH_SIZE}"
+    )
 RQ_CRON_CONFIG = "config.cron"

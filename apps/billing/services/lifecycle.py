@@ -17,6 +17,7 @@ webhooks instead (`services.stripe_events`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +36,7 @@ from apps.billing.services.subscriptions import (
 from apps.billing.services.usage import usage_prune, usage_rollup
 from apps.common.tenancy import tenant_context
 from apps.identity.models import Tenant
+from apps.identity.selectors.tenant_walk import tenants_each
 from apps.identity.services.audit import audit_record
 
 S = Subscription.Status
@@ -110,27 +112,23 @@ def subscription_overdue_check(*, tenant: Tenant, now: datetime | None = None) -
     return True
 
 
-def billing_nightly(*, now: datetime | None = None, batch_size: int = 500) -> NightlyReport:
-    """Periodic job: trials, period closes and overdue checks of each subscription; old usage readings pruned."""
+def billing_nightly(*, now: datetime | None = None, tenant_ids: Collection[str] | None = None) -> NightlyReport:
+    """Trials, period closes and overdue checks of each subscription; old usage readings pruned.
+
+    Every tenant not offboarded, or only `tenant_ids`. Nightly, one job per batch of tenants
+    (`apps.billing.periodic`, `config/cron.py`).
+    """
     now = now or timezone.now()
     report = NightlyReport()
-    last_id = None
-    while True:
-        page = Tenant.objects.exclude(status=Tenant.Status.OFFBOARDED).order_by("id")
-        if last_id is not None:
-            page = page.filter(id__gt=last_id)
-        tenants = list(page[:batch_size])
-        for tenant in tenants:
-            with tenant_context(tenant):
-                if Subscription.objects.filter(tenant_id=tenant.id).exists():
-                    report.trials_ended += subscription_trial_expire(tenant=tenant, now=now)
-                    report.invoices += subscription_period_close(tenant=tenant, now=now)
-                    report.past_due += subscription_overdue_check(tenant=tenant, now=now)
-                with transaction.atomic():
-                    report.usage_pruned += usage_prune(tenant=tenant, now=now)
-        if len(tenants) < batch_size:
-            return report
-        last_id = tenants[-1].id
+    for tenant in tenants_each(ids=tenant_ids):
+        with tenant_context(tenant):
+            if Subscription.objects.filter(tenant_id=tenant.id).exists():
+                report.trials_ended += subscription_trial_expire(tenant=tenant, now=now)
+                report.invoices += subscription_period_close(tenant=tenant, now=now)
+                report.past_due += subscription_overdue_check(tenant=tenant, now=now)
+            with transaction.atomic():
+                report.usage_pruned += usage_prune(tenant=tenant, now=now)
+    return report
 
 
 def trial_expire_due(*, now: datetime | None = None) -> int:

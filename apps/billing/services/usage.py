@@ -15,6 +15,7 @@ the period totals they made stay.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -29,6 +30,7 @@ from apps.common import metering
 from apps.common.exceptions import ApplicationError
 from apps.common.tenancy import tenant_context
 from apps.identity.models import Tenant
+from apps.identity.selectors.tenant_walk import tenants_each
 
 SUM: Final = "sum"
 PEAK: Final = "max"
@@ -88,18 +90,14 @@ def usage_rollup(*, tenant: Tenant, now: datetime | None = None) -> dict[str, in
     return totals
 
 
-def usage_rollup_all(*, batch_size: int = 500) -> int:
-    """Periodic job: roll up every tenant's usage, one short transaction per tenant. Returns how many."""
-    done, last_id = 0, None
-    while True:
-        page = Tenant.objects.filter(status=Tenant.Status.ACTIVE).order_by("id")
-        if last_id is not None:
-            page = page.filter(id__gt=last_id)
-        tenants = list(page[:batch_size])
-        for tenant in tenants:
-            with tenant_context(tenant):
-                usage_rollup(tenant=tenant)
-            done += 1
-        if len(tenants) < batch_size:
-            return done
-        last_id = tenants[-1].id
+def usage_rollup_all(*, tenant_ids: Collection[str] | None = None) -> int:
+    """Roll up the usage of every active tenant (or of `tenant_ids`), one short transaction each. Returns how many.
+
+    Hourly, one job per batch of tenants (`apps.billing.periodic`, `config/cron.py`).
+    """
+    done = 0
+    for tenant in tenants_each(active_only=True, ids=tenant_ids):
+        with tenant_context(tenant):
+            usage_rollup(tenant=tenant)
+        done += 1
+    return done

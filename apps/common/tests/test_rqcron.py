@@ -10,6 +10,8 @@ from apps.common.management.commands.rqcron import Command
 
 pytest_plugins = ["apps.common.tests.jobs_fixtures"]
 
+FAN_OUT = "apps.identity.services.tenant_batches.tenant_batches_defer"
+
 pytestmark = pytest.mark.usefixtures("embedded_queues")
 
 
@@ -28,7 +30,22 @@ def test_cron_config_registers_the_outbox_sweep():
     assert interval <= 60  # a promise made while Redis was down waits about this long
     assert "apps.common.outbox.outbox_purge" in jobs
     assert "apps.common.idempotency.idempotency_purge" in jobs
-    assert "apps.files.services.file_orphans_sweep_all" in jobs
+
+
+def test_work_over_every_tenant_is_deferred_in_batches_on_each_jobs_queue():
+    scheduler = DjangoCronScheduler()
+    scheduler.load_config_from_file("config.cron")
+
+    per_tenant = {job.kwargs["job"]: job for job in scheduler.get_jobs() if job.name.startswith("per_tenant:")}
+    assert {path: (job.func_name, job.queue_name) for path, job in per_tenant.items()} == {
+        "apps.flows.periodic.analytics_rollup_batch_job": (FAN_OUT, "default"),
+        "apps.billing.periodic.usage_rollup_batch_job": (FAN_OUT, "billing"),
+        "apps.billing.periodic.billing_nightly_batch_job": (FAN_OUT, "billing"),
+        "apps.files.periodic.file_orphans_sweep_batch_job": (FAN_OUT, "default"),
+        "apps.integrations.periodic.webhooks_sweep_batch_job": (FAN_OUT, "webhooks"),
+    }
+    assert per_tenant["apps.billing.periodic.billing_nightly_batch_job"].cron == "15 2 * * *"
+    assert per_tenant["apps.billing.periodic.usage_rollup_batch_job"].interval == 60 * 60
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from django.utils import timezone
 from apps.common.exceptions import ApplicationError
 from apps.common.tenancy import TenantLike, tenant_context
 from apps.flows.models import AnalyticsDaily, AnalyticsEvent
-from apps.identity.models import Tenant
+from apps.identity.selectors.tenant_walk import tenants_each
 
 MAX_PROPERTIES = 20
 MAX_KEY_LENGTH = 40
@@ -121,7 +121,7 @@ def _rollup_tenant(tenant_id: UUID, days: list[date]) -> int:
     return written
 
 
-def analytics_rollup(*, day: date | None = None, batch_size: int = 500) -> int:
+def analytics_rollup(*, day: date | None = None, tenant_ids: Collection[str] | None = None) -> int:
     """Recount each tenant's events per UTC day into `AnalyticsDaily`; the number of daily rows written.
 
     A periodic job (config/cron.py): with no `day` it recounts yesterday and
@@ -132,14 +132,7 @@ def analytics_rollup(*, day: date | None = None, batch_size: int = 500) -> int:
     """
     today = timezone.now().astimezone(UTC).date()
     days = [day] if day is not None else [today - timedelta(days=1), today]
-    written, last_id = 0, None
-    while True:
-        page = Tenant.objects.order_by("pk")
-        if last_id is not None:
-            page = page.filter(pk__gt=last_id)
-        ids = list(page.values_list("pk", flat=True)[:batch_size])
-        for tenant_id in ids:
-            written += _rollup_tenant(tenant_id, days)
-        if len(ids) < batch_size:
-            return written
-        last_id = ids[-1]
+    written = 0
+    for tenant in tenants_each(ids=tenant_ids):
+        written += _rollup_tenant(tenant.id, days)
+    return written

@@ -15,6 +15,7 @@ other periodic jobs do (`config/cron.py`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from apps.common.tenancy import tenant_context
 from apps.identity.models import Tenant
+from apps.identity.selectors.tenant_walk import tenants_each
 from apps.integrations.models import WebhookDelivery, WebhookEvent
 from apps.integrations.services.delivery import delivery_defer
 
@@ -67,10 +69,13 @@ def webhooks_sweep(*, tenant: Tenant, now: datetime | None = None) -> Swept:
     return Swept(deferred=deferred, purged=purged)
 
 
-def webhooks_sweep_all(*, now: datetime | None = None) -> Swept:
-    """Periodic job (hourly, `config/cron.py`): every active tenant's sweep, each in its own context."""
+def webhooks_sweep_all(*, now: datetime | None = None, tenant_ids: Collection[str] | None = None) -> Swept:
+    """Every tenant's sweep (or only `tenant_ids`'), each in its own context.
+
+    Hourly, one job per batch of tenants (`apps.integrations.periodic`, `config/cron.py`).
+    """
     deferred = purged = 0
-    for tenant in Tenant.objects.exclude(status=Tenant.Status.OFFBOARDED).order_by("id").iterator():
+    for tenant in tenants_each(ids=tenant_ids):
         with tenant_context(tenant), transaction.atomic():
             swept = webhooks_sweep(tenant=tenant, now=now)
         deferred += swept.deferred
