@@ -16,3 +16,8 @@ if ! out=$(scripts/uv.sh lock --check --offline 2>&1); then
   fi
   exit 1
 fi
+echo "==> tools/checkov/uv.lock up to date with its pyproject.toml"
+if ! scripts/uv.sh lock --check --offline --project tools/checkov >/dev/null 2>&1; then
+  echo "error: tools/checkov/uv.lock is out of date. Refresh it with 'scripts/uv.sh lock --project tools/checkov' and commit it." >&2
+  exit 1
+fi

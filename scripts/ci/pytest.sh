@@ -5,5 +5,7 @@ set -euo pipefail
 "$(dirname "$0")/ensure-chromium.sh"
 # The alert rule tests (tests/test_observability.py) run promtool: Debian's prometheus package, installed here when missing.
 "$(dirname "$0")/ensure-promtool.sh"
+# The Terraform scan (tests/test_infra_terraform.py) runs checkov from its own locked .venv-checkov.
+"$(dirname "$0")/ensure-checkov.sh"
 echo "==> pytest (DATABASE_URL=${DATABASE_URL:-sqlite default}, REDIS_URL=${REDIS_URL:-none})"
 exec .venv/bin/pytest --cov --cov-report=term "$@"
