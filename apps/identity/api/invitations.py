@@ -133,17 +133,17 @@ class InvitationViewSet(TenantViewSet):
 
 @method_decorator(never_cache, name="dispatch")
 class InvitationAcceptView(PublicAPIView):
-    """The invitee's side: the mailed token alone authorises joining (it reached the invited mailbox)."""
+    """The invitee's side: the mailed token proves the mailbox; an existing account also shows its password."""
 
     @extend_schema(
         operation_id="identity_invitations_accept",
         description=(
-            "Join the invitation's tenant. A new user sends `password` (and optionally `name`); an existing "
-            "user joins without one. 400 for an unknown, used, revoked or expired token (all alike); "
-            "409 already a member or the seat limit reached."
+            "Join the invitation's tenant. A new user chooses `password` (and optionally `name`); an existing "
+            "user sends their own `password` (400 without it, 401 wrong, 429 locked out). 400 for an unknown, "
+            "used, revoked or expired token (all alike); 409 already a member or the seat limit reached."
         ),
         request=InvitationAcceptInputSerializer,
-        responses={200: InvitationAcceptOutputSerializer, **problems(400, 403, 409)},
+        responses={200: InvitationAcceptOutputSerializer, **problems(400, 401, 403, 409, 429)},
     )
     def post(self, request: Request) -> Response:
         data = InvitationAcceptInputSerializer(data=request.data)

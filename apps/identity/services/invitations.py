@@ -48,14 +48,17 @@ from apps.common.exceptions import ApplicationError, Conflict, NotFound, Permiss
 from apps.common.jobs import tenant_job
 from apps.common.mail import mail_send_job
 from apps.common.tenancy import TenantLike, tenant_context
+from apps.identity.exceptions import EmailUnverified, InvalidCredentials
 from apps.identity.models import Invitation, InvitationToken, Membership, Portal, Role, Tenant, User
 from apps.identity.permissions import INVITE_MEMBER
 from apps.identity.plugs import domain_event
 from apps.identity.selectors.tenancy import invitation_live_pending_list
+from apps.identity.services import lockout
 from apps.identity.services.audit import audit_record
 from apps.identity.services.grants import actor_require, require_may_grant
 from apps.identity.services.proof import unproved_account_reset
 from apps.identity.services.seats import seat_require
+from apps.identity.services.signin import authenticate_password
 from apps.identity.services.tenants import tenant_lock
 
 logger = logging.getLogger("atrium.identity.invitations")
@@ -210,6 +213,22 @@ class InvitationPreview:
     chooses_password: bool
 
 
+def _prove_account(*, user: User, password: str | None, ip: str | None) -> None:
+    """An account with a proved address accepts as itself: its own password, under the sign-in lockout."""
+    if not password:
+        raise ApplicationError(
+            "This address has an account: enter its password to join.",
+            errors={"password": ["Enter the password of your existing account."]},
+        )
+    lockout.login_guard(email=user.email, ip=ip, user=user)
+    try:
+        authenticate_password(user=user, email=user.email, password=password)
+    except (InvalidCredentials, EmailUnverified):
+        lockout.login_failed(email=user.email, ip=ip, user=user)
+        raise
+    lockout.login_succeeded(email=user.email, ip=ip, user=user)
+
+
 def _chooses_password(user: User | None) -> bool:
     """Whether accepting sets the password: a new account, or one nobody proved the address of."""
     return user is None or not user.email_verified
@@ -281,15 +300,21 @@ def invitation_accept(
 ) -> AcceptedInvitation:
     """Join the invitation's tenant with its role; a new user sets a password here.
 
-    The token alone authorises this: it was mailed to the invited address, so
-    whoever holds it controls that mailbox (the account's e-mail becomes
-    verified). An existing account whose address was never proved is not
-    handed over: it loses its password, second factor and sessions
-    (`services.proof`) and takes the password chosen here (400 without one).
+    The token proves the mailbox: it was mailed to the invited address (a new
+    or unproved account's e-mail becomes verified). An existing account whose
+    address was never proved is not handed over: it loses its password, second
+    factor and sessions (`services.proof`) and takes the password chosen here
+    (400 without one). An account whose address was proved joins only with its
+    own password, checked as a sign-in checks it (lockout included): the
+    mailbox alone must not carry a new membership to whoever else knows that
+    account's password — say, someone who signed the address up and whose
+    verification mail its owner clicked (docs/security.md, "Account
+    pre-hijack").
 
-    400 invalid, used, revoked or expired token, or a missing or weak password
-    for a new or unproved account; 403 suspended tenant or disabled account;
-    409 already a member, or no seat left.
+    400 invalid, used, revoked or expired token, a missing or weak password for
+    a new or unproved account, or no password for an existing one; 401 a wrong
+    password for an existing account; 403 suspended tenant or disabled account;
+    409 already a member, or no seat left; 429 locked out.
     """
     now = timezone.now()
     token_hash = _hash(raw_token)
@@ -334,6 +359,8 @@ def invitation_accept(
             user.set_password(password)
             user.email_verified = True
             user.save(update_fields=["password", "email_verified", "updated_at"])
+        elif not created:
+            _prove_account(user=user, password=password, ip=ip)
 
         Membership.objects.create(user=user, role=invitation.role)
         invitation.status = Invitation.Status.ACCEPTED

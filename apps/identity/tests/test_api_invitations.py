@@ -188,13 +188,24 @@ def test_a_new_user_must_choose_a_valid_password(admin_api, invite, api):
     assert api.post(ACCEPT, {"token": token, "password": NEW_PASSWORD}, format="json").status_code == 200
 
 
-def test_an_existing_user_joins_without_a_password(admin_api, invite, api, login, tenant, other_tenant):
+def test_an_existing_user_joins_with_their_own_password_only(admin_api, invite, api, login, tenant, other_tenant):
     from apps.identity.tests.factories import PortalFactory
 
     elsewhere = UserFactory(email="known@example.test", email_verified=True)
     make_membership(user=elsewhere, tenant=other_tenant, role="admin")
     invite(admin_api, "KNOWN@example.test", "admin")
-    response = api.post(ACCEPT, {"token": token_from_mail("KNOWN@example.test"), "password": "ignored"}, format="json")
+    token = token_from_mail("KNOWN@example.test")
+
+    # The mailbox alone does not carry a membership to an account someone else may know the password of.
+    missing = api.post(ACCEPT, {"token": token}, format="json")
+    assert missing.status_code == 400, missing.content
+    assert "password" in missing.json()["errors"]
+    wrong = api.post(ACCEPT, {"token": token, "password": "not-their-password"}, format="json")
+    assert wrong.status_code == 401, wrong.content
+    with tenant_context(tenant):
+        assert not Membership.objects.filter(user=elsewhere).exists()
+
+    response = api.post(ACCEPT, {"token": token, "password": PASSWORD}, format="json")  # the token still works
     assert response.status_code == 200, response.content
     assert response.json()["role"] == "admin"
     elsewhere.refresh_from_db()
@@ -204,6 +215,18 @@ def test_an_existing_user_joins_without_a_password(admin_api, invite, api, login
         assert Membership.objects.get(user=elsewhere).role.code == "admin"
     portal_b = PortalFactory(tenant=other_tenant, slug="globex-test", is_default=True)
     assert login(elsewhere, portal_b)["access"]  # the other membership is untouched
+
+
+def test_wrong_passwords_on_accept_count_towards_the_sign_in_lockout(admin_api, invite, api, settings):
+    UserFactory(email="guarded@example.test", email_verified=True)
+    invite(admin_api, "guarded@example.test", "member")
+    token = token_from_mail("guarded@example.test")
+    statuses = [
+        api.post(ACCEPT, {"token": token, "password": f"guess-{n}"}, format="json").status_code for n in range(12)
+    ]
+    assert statuses[0] == 401
+    assert statuses[-1] == 429, statuses
+    assert api.post(ACCEPT, {"token": token, "password": PASSWORD}, format="json").status_code == 429
 
 
 def test_accepting_when_already_a_member_is_409(admin_api, invite, api, tenant):

@@ -56,14 +56,6 @@ class InvitationExistingAccountForm(forms.Form):
     password = password_field("Your password", autocomplete="current-password")
 
 
-class _NotProved(Exception):
-    """The existing account's password was not shown: the acceptance is rolled back."""
-
-    def __init__(self, error: ApplicationError) -> None:
-        super().__init__(error.detail)
-        self.error = error
-
-
 @no_cache
 class InvitationAcceptPage(PublicPortalPage):
     """`invitations/accept/?token=`: join the tenant with the invitation's role, then be signed in."""
@@ -123,9 +115,10 @@ class InvitationAcceptPage(PublicPortalPage):
                 accepted = invitations.invitation_accept(
                     raw_token=token, password=password, name=form.cleaned_data.get("name", ""), ip=client.ip
                 )
-                result = self._sign_in(accepted.user.email, password, client, must_prove=not preview.chooses_password)
-        except _NotProved as undone:
-            return self._not_proved(request, preview, form, undone.error)
+                result = self._sign_in(accepted.user.email, password, client)
+        except (InvalidCredentials, EmailUnverified, TooManyRequests) as refused:
+            # An existing account joins only with its own password (the service's rule): nothing was kept.
+            return self._not_proved(request, preview, form, refused)
         except Conflict as exc:
             return self._dead(exc.detail, status=409)
         except PermissionDenied as exc:
@@ -143,18 +136,11 @@ class InvitationAcceptPage(PublicPortalPage):
         messages.success(request, joined)
         return password_signed_in(self, request, result, client)
 
-    def _sign_in(
-        self, email: str, password: str, client: ClientInfo, *, must_prove: bool
-    ) -> signin.Admitted | MfaChallenge | None:
-        """Sign in as the invited account with the password typed here; None when this portal cannot.
-
-        `must_prove` (an existing account): a password that does not sign in undoes the acceptance.
-        """
+    def _sign_in(self, email: str, password: str, client: ClientInfo) -> signin.Admitted | MfaChallenge | None:
+        """Sign in as the invited account with the password it joined with; None when this portal cannot."""
         try:
             return signin.sign_in(email=email, password=password, portal_slug=self.portal.slug, client=client)
-        except (InvalidCredentials, EmailUnverified, TooManyRequests) as exc:
-            if must_prove:
-                raise _NotProved(exc) from exc
+        except (InvalidCredentials, EmailUnverified, TooManyRequests):
             return None
         except PermissionDenied:
             # The password was right; this portal does not admit the role (or the tenant is suspended).
