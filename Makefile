@@ -11,7 +11,7 @@ STAMP     := $(VENV)/.installed
 RUN_STAMP := $(RUN_VENV)/.installed
 export PYTHON
 
-.PHONY: install install-run lock run test lint typecheck fmt bench mutation clean
+.PHONY: install install-run lock run test lint typecheck fmt bench soak mutation clean
 
 # Reinstalled whenever the lock (or pyproject.toml, which pins the uv version) is newer than the stamp.
 $(STAMP): uv.lock pyproject.toml
@@ -51,6 +51,12 @@ fmt: install
 
 bench: install
 	@scripts/ci/bench.sh
+
+## make soak: SOAK_MINUTES (default 5) of list, me, detail and create at saturation through gunicorn;
+## fails on any non-2xx or socket error, or a worker's RSS growing over SOAK_MAX_GROWTH % (default 10)
+## after warm-up. Same needs as bench (DATABASE_URL, REDIS_URL); var/bench/soak.json, soak.svg.
+soak: install
+	@.venv/bin/python -m benchmarks.soak $(SOAK_ARGS)
 
 ## make mutation: mutation testing of the identity core (mutmut; slow, not in CI). See docs/testing.md.
 mutation: install

@@ -68,16 +68,29 @@ def test_tenant_scoped_models_have_a_non_null_tenant_leading_an_index():
         assert "tenant" in leading, f"{model._meta.label}: add an index or unique constraint leading with tenant"
 
 
+def tenant_tables() -> list[str]:
+    return [
+        m._meta.db_table for m in atrium_models() if issubclass(m, TenantScopedModel) or m._meta.label in MIXED_MODELS
+    ]
+
+
+def tables_without_forced_rls(tables: list[str], schema: str | None = None) -> list[str]:
+    """The tables among `tables` (in `schema`, default the current one) without FORCEd row-level security.
+
+    tests/migrations/test_rls_guard.py proves this check fails on a tenant table that lacks RLS.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = ANY(%s) AND n.nspname = coalesce(%s, current_schema()) "
+            "AND c.relrowsecurity AND c.relforcerowsecurity",
+            [tables, schema],
+        )
+        protected = {row[0] for row in cursor.fetchall()}
+    return sorted(set(tables) - protected)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_every_tenant_table_has_forced_row_level_security():
-    tables = [
-        m._meta.db_table for m in atrium_models() if issubclass(m, TenantScopedModel) or m._meta.label in MIXED_MODELS
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND relrowsecurity AND relforcerowsecurity",
-            [tables],
-        )
-        protected = {row[0] for row in cursor.fetchall()}
-    assert sorted(set(tables) - protected) == []
+    assert tables_without_forced_rls(tenant_tables()) == []
