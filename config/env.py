@@ -57,6 +57,9 @@ COMPLIANCE_PROFILES: list[str] = env.list("COMPLIANCE_PROFILES", default=[])
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
 TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=[])
 SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Browser origins (`scheme://host[:port]`, comma-separated) allowed to call the API cross-origin (CORS,
+# config/settings/security.py). Empty: none. `*`, `null` or an entry with a path is refused at start-up.
+CORS_ALLOWED_ORIGINS: list[str] = env.list("CORS_ALLOWED_ORIGINS", default=[])
 
 
 def _served_base_url() -> str:

@@ -18,7 +18,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.renderers import JSONRenderer
@@ -131,6 +133,44 @@ def flatten_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+# SQLSTATEs of a connection that went away: class 08 (connection exception), and the server shutting down
+# (57P01 admin_shutdown, what pg_terminate_backend and a restart send; 57P02 crash; 57P03 cannot connect now).
+_LOST_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+_NO_SQLSTATE = object()
+DATABASE_RETRY_AFTER = "5"
+# The documented 503 of the API (docs/api.md): `service_unavailable`, "retry later".
+DATABASE_UNAVAILABLE = problem(
+    503, code="service_unavailable", detail="The database is unavailable; try again in a moment."
+)
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """A database error that means the server (or the way to it) is gone, not that the query was wrong.
+
+    Deadlocks, timeouts and constraint errors keep their own handling; a driver error
+    without a SQLSTATE is the client's side failing (refused, reset, closed).
+    """
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", _NO_SQLSTATE)
+    if sqlstate is _NO_SQLSTATE:
+        return False  # not a PostgreSQL driver error (SQLite's locked or missing table)
+    return sqlstate is None or str(sqlstate).startswith(_LOST_SQLSTATES)
+
+
+def log_database_unavailable(exc: BaseException) -> None:
+    logger.warning("database_unavailable", extra={"error": type(exc.__cause__ or exc).__name__})
+
+
+def database_unavailable_response() -> JsonResponse:
+    """The 503 of a lost database connection, outside DRF (the request's COMMIT under ATOMIC_REQUESTS)."""
+    response = JsonResponse(DATABASE_UNAVAILABLE, status=503, content_type=PROBLEM_CONTENT_TYPE)
+    response["Retry-After"] = DATABASE_RETRY_AFTER
+    return response
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler: every error is problem+json; unexpected ones are 500s."""
     if isinstance(exc, ApplicationError):
@@ -146,6 +186,12 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         security_logger.warning("suspicious_request: %s", type(exc).__name__)
         status = 413 if isinstance(exc, RequestDataTooBig) else 400
         return ProblemResponse(problem_for_status(status), status=status)
+    if is_connection_lost(exc):
+        # A database restart or failover, not a bug: the transaction is gone with the connection (nothing
+        # of it was written), and the next request opens a new one. Retryable, as the client is told.
+        set_rollback()
+        log_database_unavailable(exc)
+        return ProblemResponse(dict(DATABASE_UNAVAILABLE), status=503, headers={"Retry-After": DATABASE_RETRY_AFTER})
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -197,15 +243,29 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Http
     return defaults.bad_request(request, exception or Exception())
 
 
+def _unread_body_left_out(request: HttpRequest) -> None:
+    """Django's 403 and 404 pages take a CSRF token (`requires_csrf_token`), which reads a POST's form.
+
+    A body past DATA_UPLOAD_MAX_MEMORY_SIZE, or a broken multipart one, raised there: a POST of 3 MB to
+    an unknown path was a 500. The page does not need the body, so one that cannot be read counts as empty.
+    """
+    try:
+        request.POST  # noqa: B018 - parse it once, here, where its failure can be caught
+    except (SuspiciousOperation, MultiPartParserError):
+        request._mark_post_parse_error()  # type: ignore[attr-defined]  # Django's own "empty form" state
+
+
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
         return problem_response(403, code="permission_denied", detail="You do not have permission for this.")
+    _unread_body_left_out(request)
     return defaults.permission_denied(request, exception or DjangoPermissionDenied())
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
         return problem_response(404, code="not_found", detail="No resource at this address.")
+    _unread_body_left_out(request)
     return defaults.page_not_found(request, exception or Http404())
 
 

@@ -1,4 +1,5 @@
-"""Request-wide middleware: request id + access log, the API's problem+json boundary, the headers Django lacks."""
+"""Request-wide middleware: request id + access log, the API's problem+json boundary, the headers Django lacks,
+and Django's CommonMiddleware with the load balancer's probes answering any Host."""
 
 from __future__ import annotations
 
@@ -17,11 +18,20 @@ from csp.utils import build_policy
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponsePermanentRedirect
+from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.urls import is_valid_path
 
 from apps.common import request_context
-from apps.common.errors import PROBLEM_CONTENT_TYPE, is_problem_path, problem_for_status, problem_response
+from apps.common.errors import (
+    PROBLEM_CONTENT_TYPE,
+    database_unavailable_response,
+    is_connection_lost,
+    is_problem_path,
+    log_database_unavailable,
+    problem_for_status,
+    problem_response,
+)
 
 access_log = logging.getLogger("atrium.request")
 
@@ -90,6 +100,18 @@ class ApiProblemMiddleware:
             _rewrite_as_problem(response)
         return response
 
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """A database connection lost outside DRF's handler (at the request's COMMIT): 503, not 500.
+
+        Under ATOMIC_REQUESTS the commit runs after the view returned. A connection killed before
+        the COMMIT took the transaction with it; if only the COMMIT's answer was lost, the outcome is
+        unknown to the server too, and a retry with the same `Idempotency-Key` is the safe way back.
+        """
+        if is_problem_path(request.path_info) and is_connection_lost(exception):
+            log_database_unavailable(exception)
+            return database_unavailable_response()
+        return None
+
     def _refuse(self, request: HttpRequest) -> HttpResponse | None:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and _content_length(request) > limit and not _is_multipart(request):
@@ -141,6 +163,27 @@ class SecurityHeadersMiddleware:
         response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         response.setdefault("X-Content-Type-Options", "nosniff")
         return response
+
+
+# The load balancer's probes: answered whatever the Host header (see CommonMiddleware).
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+class CommonMiddleware(DjangoCommonMiddleware):
+    """Django's `CommonMiddleware`, except on `/healthz` and `/readyz`, which answer whatever the Host says.
+
+    A load balancer's health check (the AWS ALB's) sends the task's IP address as Host, which
+    ALLOWED_HOSTS refuses (400) at the first `request.get_host()`: on a GET, the one in Django's
+    `CommonMiddleware.process_request` (PREPEND_WWW). The probes reveal nothing and build no absolute
+    URL, so for these exact paths that step (with DISALLOWED_USER_AGENTS and PREPEND_WWW) is skipped and
+    nothing else reads the host; every other path (`/healthz/`, `/metrics`, the API, every page) still
+    meets ALLOWED_HOSTS there. The probes still pass every other layer: headers, metrics, the access log.
+    """
+
+    def process_request(self, request: HttpRequest) -> HttpResponsePermanentRedirect | None:
+        if request.path_info in PROBE_PATHS:
+            return None
+        return super().process_request(request)
 
 
 # --------------------------------------------------------------------------- CSP, built once

@@ -40,6 +40,7 @@ urlpatterns = [
     path("signup/", SignupPage.as_view(), name="signup"),
     path("dashboard/", pages.DashboardPage.as_view(), name="dashboard"),
     path("members/", members.MembersPage.as_view(), name="members"),
+    path("members.csv", members.MembersCsvPage.as_view(), name="members-csv"),
     path("members/<str:membership_id>/role/", members.MemberRolePage.as_view(), name="member-role"),
     path("members/<str:membership_id>/remove/", members.MemberRemovePage.as_view(), name="member-remove"),
     path("members/invitations/", members.InvitationsPage.as_view(), name="invitations"),

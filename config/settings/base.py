@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_prometheus",
     "csp",
+    "corsheaders",
     "django_htmx",  # htmx served from our own static files (portal pages), no CDN
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -48,6 +49,9 @@ if E.BENCH_CONTROLS:  # `make bench` only (docs/performance.md)
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.common.middleware.RequestContextMiddleware",
+    # CORS before anything that answers (so an allowed origin can read the API's errors too); it acts on
+    # /api/ only (CORS_URLS_REGEX) and answers a preflight itself.
+    "corsheaders.middleware.CorsMiddleware",
     "apps.common.middleware.ApiProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Header middlewares sit before WhiteNoise so static files get the same headers as pages.
@@ -58,7 +62,8 @@ MIDDLEWARE = [
     # Sessions, the session's user and messages: Django's own, skipped on the bearer-only API. (CSRF stays
     # Django's, by name, so `check --deploy` sees it; API views are exempt and it returns at once there.)
     "apps.common.browser_middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Django's, except that /healthz and /readyz skip its ALLOWED_HOSTS check (the load balancer probes by IP).
+    "apps.common.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "apps.common.browser_middleware.AuthenticationMiddleware",
     "apps.common.browser_middleware.MessageMiddleware",

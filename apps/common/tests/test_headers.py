@@ -80,3 +80,16 @@ def test_unknown_host_is_refused(client):
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["status"] == 400
+
+
+@pytest.mark.parametrize("path", ["/", "/portal/no-such-portal/login/", "/metrics", "/healthz/"])
+def test_unknown_host_is_refused_on_pages_too(client, path):
+    assert client.get(path, HTTP_HOST="evil.example").status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_whatever_the_host(client, path):
+    # The load balancer's health check sends the task's IP as Host (apps.common.middleware.ProbeMiddleware).
+    response = client.get(path, HTTP_HOST="10.0.3.17:8000", secure=True)
+    assert response.status_code == 200
+    assert_security_headers(response)

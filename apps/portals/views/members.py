@@ -24,6 +24,7 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 
+from apps.common.csv_export import csv_response
 from apps.common.exceptions import ApplicationError, NotFound, TooManyRequests
 from apps.common.net import client_ip
 from apps.identity.models import Invitation, Membership, Tenant, User
@@ -129,6 +130,27 @@ class MembersPage(PortalPage):
 
 def _held(request: HttpRequest) -> frozenset[str]:
     return request_permissions(request)
+
+
+CSV_HEADER = ("Name", "Email", "Role", "Status", "Member since")
+
+
+class MembersCsvPage(PortalPage):
+    """`members.csv`: every member as a CSV download, for whoever may see the members page.
+
+    Read through the same selector as the page; written through `apps.common.csv_export`, which
+    keeps a name such as `=HYPERLINK(...)` text in the admin's spreadsheet.
+    """
+
+    permission = VIEW_MEMBER
+    http_method_names = ["get", "head"]
+
+    def get(self, request: HttpRequest) -> HttpResponseBase:
+        rows = (
+            (m.user.name, m.user.email, m.role.name, m.get_status_display(), m.created_at.isoformat())
+            for m in membership_list(tenant=self.principal.tenant).iterator(chunk_size=500)
+        )
+        return csv_response(f"{self.portal.slug}-members", CSV_HEADER, rows)
 
 
 class MemberRolePage(MembersPage, _TenantWrites):
