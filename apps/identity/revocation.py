@@ -10,6 +10,15 @@ token they could concern.
 API keys are ended the same way: a mark per key prefix, and "not before" marks
 of the key creator's membership (`member_key`), user and tenant, all read in
 the key's one round trip (`apps.identity.api_key_auth`).
+
+The marks are only as durable as the cache. A Redis that restarts without its
+data (or is flushed) would forget them, and a signed-out token would work again
+until it expired. So the same round trip reads the store's epoch: the time the
+store was first seen holding marks (`EPOCH_KEY`, never expiring). When it is
+missing, the store lost its data: a new epoch is set, and a token issued before
+it is judged by its session's row in the database (every revocation also ends
+the session there) until such tokens have all expired, at most one access-token
+lifetime later (docs/security.md, "Faults").
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from apps.identity.rbac.version import RBAC_VERSION_KEY, rbac_version_from
 from apps.identity.throttling import shared_store
 
 PREFIX = "auth:rev"
+EPOCH_KEY = f"{PREFIX}:epoch"
 # How long a process trusts what it loaded about an API key (`apps.identity.api_key_auth`) before reading
 # the database again; every mark that can end a key outlives it, so no process can miss one.
 API_KEY_STANDING_MAX_AGE = 300
@@ -137,6 +147,58 @@ def session_predates_revocation(*, user_id: UUID | str, tenant_id: UUID | str, s
     return any(isinstance(nb, int | float) and started <= nb for nb in values.values())
 
 
+# When this process last saw the epoch in the store: a token minted soon after needs no write to be newer.
+_epoch_seen_at: float = float("-inf")
+_EPOCH_RECHECK_SECONDS = 60
+
+
+def _store_epoch(value: object) -> float:
+    """When the store began holding marks, from an already-fetched value; missing: it lost them, now."""
+    global _epoch_seen_at
+    now = _now()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        _epoch_seen_at = now
+        return float(value)
+    cache.add(EPOCH_KEY, now, timeout=None)  # of two processes noticing at once, one epoch wins
+    current = cache.get(EPOCH_KEY)
+    return float(current) if isinstance(current, int | float) else now
+
+
+def epoch_ensure() -> None:
+    """Before minting a token: make sure the store has an epoch, so the token is newer than it.
+
+    Without this, a token minted right after the store lost its data would be older than the
+    epoch the next check sets, and would cost a database read on every request until it expired.
+    Skipped when this process saw the epoch within the last minute.
+    """
+    global _epoch_seen_at
+    now = _now()
+    if now - _epoch_seen_at < _EPOCH_RECHECK_SECONDS:
+        return
+    cache.add(EPOCH_KEY, now, timeout=None)
+    _epoch_seen_at = now
+
+
+def epoch_forget() -> None:
+    """Forget having seen the epoch (tests clear the store between them)."""
+    global _epoch_seen_at
+    _epoch_seen_at = float("-inf")
+
+
+def _session_live_in_database(sid: str) -> bool:
+    """Whether session `sid` is still live by its row: for tokens older than the store's marks."""
+    from django.utils import timezone
+
+    from apps.identity.models import AuthSession  # models import this module's callers, not the reverse
+
+    live = AuthSession.objects.filter(
+        id=sid, revoked_at__isnull=True, expires_at__gt=timezone.now(), user__is_active=True
+    ).exists()
+    if not live:
+        revoke_sessions([sid])  # the mark again: the next request of this token costs no query
+    return live
+
+
 @dataclass(frozen=True)
 class CheckResult:
     revoked: bool
@@ -145,12 +207,16 @@ class CheckResult:
 
 def check(*, sid: str, jti: str, user_id: str, tenant_id: str, issued_at: int) -> CheckResult:
     """One round trip: is this token revoked, and which RBAC version is current."""
-    keys = [sid_key(sid), jti_key(jti), user_key(user_id), tenant_key(tenant_id), RBAC_VERSION_KEY]
+    keys = [sid_key(sid), jti_key(jti), user_key(user_id), tenant_key(tenant_id), RBAC_VERSION_KEY, EPOCH_KEY]
     values: dict[str, Any] = cache.get_many(keys)
     revoked = keys[0] in values or keys[1] in values
     for key in (keys[2], keys[3]):
         if not revoked and key in values:
             revoked = _predates(not_before=values[key], issued_at=issued_at, sid=sid)
+    if not revoked and issued_at < math.floor(_store_epoch(values.get(EPOCH_KEY))):
+        # Minted before the store's marks begin: one it lost may have ended it; the row knows. A token of
+        # the epoch's own second is let be: to be wrong it must be minted, revoked and lost in that second.
+        revoked = not _session_live_in_database(sid)
     return CheckResult(revoked=revoked, rbac_version=rbac_version_from(values.get(RBAC_VERSION_KEY)))
 
 

@@ -61,6 +61,7 @@ class BrowserAuth:
 
 
 def _claims(*, session: AuthSession, role_code: str, tenant_slug: str, portal_slug: str) -> Claims:
+    revocation.epoch_ensure()  # newer than the revocation store's epoch (apps.identity.revocation)
     now = int(time.time())
     return {
         "sub": str(session.user_id),

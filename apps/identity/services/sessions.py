@@ -156,6 +156,7 @@ def session_start(
 
 
 def access_token_for(*, session: AuthSession, role_code: str) -> str:
+    revocation.epoch_ensure()  # newer than the revocation store's epoch (apps.identity.revocation)
     token = AtriumAccessToken()
     token["sub"] = str(session.user_id)
     token["tenant_id"] = str(session.tenant_id)

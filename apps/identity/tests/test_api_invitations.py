@@ -217,6 +217,7 @@ def test_an_existing_user_joins_with_their_own_password_only(admin_api, invite, 
     assert login(elsewhere, portal_b)["access"]  # the other membership is untouched
 
 
+@pytest.mark.django_db(transaction=True)  # the lockout is audited durably, on a second connection that commits
 def test_wrong_passwords_on_accept_count_towards_the_sign_in_lockout(admin_api, invite, api, settings):
     UserFactory(email="guarded@example.test", email_verified=True)
     invite(admin_api, "guarded@example.test", "member")
