@@ -20,10 +20,12 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponsePermanentRedirect
 from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
+from django.template.loader import render_to_string
 from django.urls import is_valid_path
 
 from apps.common import request_context
 from apps.common.errors import (
+    DATABASE_RETRY_AFTER,
     PROBLEM_CONTENT_TYPE,
     database_unavailable_response,
     is_connection_lost,
@@ -101,16 +103,21 @@ class ApiProblemMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        """A database connection lost outside DRF's handler (at the request's COMMIT): 503, not 500.
+        """A database connection lost outside DRF's handler (at the request's COMMIT, or on a page): 503, not 500.
 
         Under ATOMIC_REQUESTS the commit runs after the view returned. A connection killed before
         the COMMIT took the transaction with it; if only the COMMIT's answer was lost, the outcome is
         unknown to the server too, and a retry with the same `Idempotency-Key` is the safe way back.
         """
-        if is_problem_path(request.path_info) and is_connection_lost(exception):
-            log_database_unavailable(exception)
+        if not is_connection_lost(exception):
+            return None
+        log_database_unavailable(exception)
+        if is_problem_path(request.path_info):
             return database_unavailable_response()
-        return None
+        # A page: a plain one that needs no database (the portal's own pages read their portal from it).
+        page = HttpResponse(render_to_string("common/unavailable.html"), status=503)
+        page["Retry-After"] = DATABASE_RETRY_AFTER
+        return page
 
     def _refuse(self, request: HttpRequest) -> HttpResponse | None:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE

@@ -61,6 +61,8 @@ PASSWORD_RESET = "password_reset"  # noqa: S105 - a throttle scope name, not a s
 EMAIL_RESEND = "email_resend"
 REGISTER = "register"
 SCOPES = (LOGIN, REFRESH, MFA_VERIFY, PASSWORD_RESET, EMAIL_RESEND, REGISTER)
+# Seconds a client is asked to wait when the shared store does not answer (a Redis restart or fail-over).
+SHARED_STORE_RETRY_AFTER = 5
 
 
 @contextmanager
@@ -70,7 +72,9 @@ def shared_store(message: str = "Sign-in is unavailable right now; try again in 
         yield
     except (RedisError, OSError) as exc:
         logger.error("auth.shared_store_unavailable", extra={"error": type(exc).__name__})
-        raise ServiceUnavailable(message) from exc
+        unavailable = ServiceUnavailable(message)
+        unavailable.headers["Retry-After"] = str(SHARED_STORE_RETRY_AFTER)
+        raise unavailable from exc
 
 
 def counter_incr(key: str, *, timeout: int) -> int:

@@ -186,3 +186,33 @@ def test_only_a_lost_connection_is_a_retryable_503(error, lost):
     wrapped.__cause__ = error
     assert is_connection_lost(wrapped) is lost
     assert is_connection_lost(InterfaceError("connection already closed")) is True
+
+
+def test_a_portal_page_whose_connection_is_lost_is_a_503_page_not_a_500(portal, client):
+    """The browser's side: a plain page that says to try again, with Retry-After, and no traceback."""
+    import psycopg
+
+    db = connection.settings_dict
+
+    def killed(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        pid = connection.connection.info.backend_pid
+        with psycopg.connect(
+            dbname=db["NAME"],
+            user=db["USER"],
+            host=db["HOST"] or None,
+            port=db["PORT"] or None,
+            password=db["PASSWORD"] or None,
+            autocommit=True,
+        ) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return execute(sql, params, many, context)
+
+    connection.ensure_connection()
+    with connection.execute_wrapper(killed):
+        response = client.get(f"/portal/{portal.slug}/login/")
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("text/html")
+    assert int(response["Retry-After"]) > 0
+    assert b"try again" in response.content
+    assert b"Traceback" not in response.content
+    assert client.get(f"/portal/{portal.slug}/login/").status_code == 200  # a new connection, as before

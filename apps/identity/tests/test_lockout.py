@@ -268,6 +268,7 @@ def test_unreachable_store_fails_closed_with_503(api, member, portal, redis_down
     assert b"Traceback" not in response.content
     assert b"redis" not in response.content.lower()
     assert "access" not in response.json()
+    assert response["Retry-After"] == "5"  # a client knows when to try again
 
 
 @pytest.mark.parametrize("call", [lockout.login_guard, lockout.login_failed, lockout.login_succeeded])
