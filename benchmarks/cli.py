@@ -23,19 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
-
-import psycopg
 
 from benchmarks import browser, load, prereq, report, results, seed
 from benchmarks import server as srv
 from benchmarks.load import FILE_DETAIL, FLOW_NAMES, FLOWS, Flow
-from benchmarks.runner import Child, RefreshPool, Run, spread
+from benchmarks.runner import Child, RefreshPool, Run, guarded, spread
 from config import env as E
 from config.env import BASE_DIR
 
@@ -379,92 +374,74 @@ def measure(run: Run, flow: Flow, files: dict[str, Path], pool: RefreshPool | No
     return result
 
 
+def _bench(run: Run, args: argparse.Namespace) -> int:
+    hash_ref = prepare(run)
+    assert run.server is not None
+    # The probe and the minting run while gunicorn boots: set-up, nothing is measured yet.
+    probing = start_probe(run)
+    pool = refresh_pool(run)
+    files = mint_access(run, pool)
+    probed: dict[str, Any] = run.finish(probing)
+    srv.wait_ready(run.server)
+    for name, seen in probed["flows"].items():
+        if seen["status"] != seen["expected"]:
+            run.step(f"!! probe: {name} answered {seen['status']}, expected {seen['expected']}")
+    cookies = sign_in_browsers(run)
+    if cookies is not None:
+        files["dashboard"] = cookies
+    raw = passes(run, files, pool)
+    later_notes = []
+    if cookies is not None:
+        # wrk counts only answers >= 400: a signed-out session (302 to the login page) would pass unseen.
+        lost = browser.check(run.server.port, cookies, lanes=args.workers)
+        if lost:
+            run.step(f"!! browser sessions: {lost} no longer answered 200 by their dashboard after the passes")
+            later_notes.append(f"{lost} browser sessions no longer got their dashboard (200) after the passes")
+    workers = [v for v in (srv.rss_mb(p) for p in run.server.worker_pids()) if v is not None]
+    rss: dict[str, Any] = {
+        "workers": workers,
+        "master": srv.rss_mb(run.server.process.pid),
+        "max": max(workers) if workers else None,
+        "mean": round(sum(workers) / len(workers), 1) if workers else None,
+    }
+    run.server.stop()
+    run.step(f"create_tenant: {args.create_tenants} calls of services.tenants.tenant_create (operator role)")
+    created: dict[str, Any] = {"count": 0}
+    if args.create_tenants > 0:
+        created = run.task("create-tenants", "--count", str(args.create_tenants), "--warmup", "3", web=False)
+    created["django_tenants_reported_ms"] = report.DJANGO_TENANTS_REPORTED_MS
+    created["django_tenants_note"] = (
+        "external figure, not measured here: django-tenants creates and migrates a schema per tenant, "
+        "reported at about 1 s per tenant"
+    )
+    names = [f.name for f in args.flow_list]
+    queries = {name: probed["flows"][name]["statements"] for name in names}
+    report.pass_ratios(raw)
+    flows, medians = report.flows_summary(names, raw, queries)
+    result: dict[str, Any] = {
+        "machine": results.machine(run),
+        "flows": flows,
+        "scale": {
+            "explain": probed["explain"],
+            "statements": probed["flows"],
+            "password_check": hash_ref,
+            "seed_seconds": run.seeded,
+            "notes": results.notes(probed) + later_notes,
+        },
+        "create_tenant_ms": created,
+        "rss_mb": rss,
+        "passes": raw,
+        "targets": [],
+    }
+    result["targets"] = report.targets(flows, created, rss, hash_ref)
+    out = results.write(run, result, medians)
+    met = sum(1 for t in result["targets"] if t["met"])
+    run.step(f"done: {met}/{len(result['targets'])} targets met; results in {out}/latest.json, latest.md, latest.svg")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     run = Run(args)
     run.load_before = [round(x, 2) for x in os.getloadavg()]
-    ok = False
-    try:
-        hash_ref = prepare(run)
-        assert run.server is not None
-        # The probe and the minting run while gunicorn boots: set-up, nothing is measured yet.
-        probing = start_probe(run)
-        pool = refresh_pool(run)
-        files = mint_access(run, pool)
-        probed: dict[str, Any] = run.finish(probing)
-        srv.wait_ready(run.server)
-        for name, seen in probed["flows"].items():
-            if seen["status"] != seen["expected"]:
-                run.step(f"!! probe: {name} answered {seen['status']}, expected {seen['expected']}")
-        cookies = sign_in_browsers(run)
-        if cookies is not None:
-            files["dashboard"] = cookies
-        raw = passes(run, files, pool)
-        later_notes = []
-        if cookies is not None:
-            # wrk counts only answers >= 400: a signed-out session (302 to the login page) would pass unseen.
-            lost = browser.check(run.server.port, cookies, lanes=args.workers)
-            if lost:
-                run.step(f"!! browser sessions: {lost} no longer answered 200 by their dashboard after the passes")
-                later_notes.append(f"{lost} browser sessions no longer got their dashboard (200) after the passes")
-        workers = [v for v in (srv.rss_mb(p) for p in run.server.worker_pids()) if v is not None]
-        rss: dict[str, Any] = {
-            "workers": workers,
-            "master": srv.rss_mb(run.server.process.pid),
-            "max": max(workers) if workers else None,
-            "mean": round(sum(workers) / len(workers), 1) if workers else None,
-        }
-        run.server.stop()
-        run.step(f"create_tenant: {args.create_tenants} calls of services.tenants.tenant_create (operator role)")
-        created: dict[str, Any] = {"count": 0}
-        if args.create_tenants > 0:
-            created = run.task("create-tenants", "--count", str(args.create_tenants), "--warmup", "3", web=False)
-        created["django_tenants_reported_ms"] = report.DJANGO_TENANTS_REPORTED_MS
-        created["django_tenants_note"] = (
-            "external figure, not measured here: django-tenants creates and migrates a schema per tenant, "
-            "reported at about 1 s per tenant"
-        )
-        names = [f.name for f in args.flow_list]
-        queries = {name: probed["flows"][name]["statements"] for name in names}
-        report.pass_ratios(raw)
-        flows, medians = report.flows_summary(names, raw, queries)
-        result: dict[str, Any] = {
-            "machine": results.machine(run),
-            "flows": flows,
-            "scale": {
-                "explain": probed["explain"],
-                "statements": probed["flows"],
-                "password_check": hash_ref,
-                "seed_seconds": run.seeded,
-                "notes": results.notes(probed) + later_notes,
-            },
-            "create_tenant_ms": created,
-            "rss_mb": rss,
-            "passes": raw,
-            "targets": [],
-        }
-        result["targets"] = report.targets(flows, created, rss, hash_ref)
-        out = results.write(run, result, medians)
-        met = sum(1 for t in result["targets"] if t["met"])
-        run.step(
-            f"done: {met}/{len(result['targets'])} targets met; results in {out}/latest.json, latest.md, latest.svg"
-        )
-        ok = True
-        return 0
-    except prereq.PrerequisiteMissing as missing:
-        print(missing.message, file=sys.stderr, flush=True)
-        return 2
-    except Exception:  # noqa: BLE001 - reported with the work directory, then the cleanup below
-        traceback.print_exc()
-        print(f"make bench: failed; logs are in {run.work}", file=sys.stderr, flush=True)
-        return 1
-    finally:
-        if run.server is not None:
-            run.server.stop()
-        if not args.keep_db and getattr(run, "db", None) is not None:
-            try:
-                seed.drop_database(run.db.maintenance_url, run.db.name)
-            except psycopg.Error as exc:
-                print(f"could not drop {run.db.name}: {exc}", file=sys.stderr)
-        if ok and not args.keep_db:
-            shutil.rmtree(run.work, ignore_errors=True)
+    return guarded(run, args, "bench", lambda: _bench(run, args))

@@ -7,13 +7,18 @@ import json
 import math
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import psycopg
 
 from benchmarks import prereq, seed
 from benchmarks import server as srv
@@ -225,3 +230,34 @@ class RefreshPool:
             self.tokens = kept
         if result["seconds"]:
             self.best_rps = max(self.best_rps or 0.0, result["requests"] / result["seconds"])
+
+
+def guarded(run: Run, args: argparse.Namespace, what: str, body: Callable[[], int]) -> int:
+    """Run `body` (it returns the exit status), then always stop the server and drop the run's database.
+
+    A missing prerequisite is exit 2 with its message; a crash is exit 1 with the place of the logs.
+    The work directory is removed after a success only: a failed run keeps gunicorn's log.
+    `make bench` and `make soak` both run this way.
+    """
+    status = 1
+    try:
+        status = body()
+        return status
+    except prereq.PrerequisiteMissing as missing:
+        print(missing.message, file=sys.stderr, flush=True)
+        status = 2
+        return status
+    except Exception:  # noqa: BLE001 - reported with the work directory, then the cleanup below
+        traceback.print_exc()
+        print(f"make {what}: failed; logs are in {run.work}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        if run.server is not None:
+            run.server.stop()
+        if not args.keep_db and getattr(run, "db", None) is not None:
+            try:
+                seed.drop_database(run.db.maintenance_url, run.db.name)
+            except psycopg.Error as exc:
+                print(f"could not drop {run.db.name}: {exc}", file=sys.stderr)
+        if status == 0 and not args.keep_db:
+            shutil.rmtree(run.work, ignore_errors=True)

@@ -19,18 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import threading
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg
-
-from benchmarks import cli, load, prereq, seed, soak_report
+from benchmarks import cli, load, runner, soak_report
 from benchmarks import server as srv
 from benchmarks.load import FLOWS, Flow
 from benchmarks.runner import Run
@@ -236,46 +232,31 @@ def report_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _soak(run: Run, args: argparse.Namespace) -> int:
+    run.step(
+        f"soak: {args.total}s of {', '.join(SOAK_FLOWS)} at once, {args.connections} connections, "
+        f"{args.workers} workers; RSS every {args.interval}s, warm-up {args.warmup:g}s"
+    )
+    cli.prepare(run)
+    assert run.server is not None
+    files = cli.mint_access(run)
+    srv.wait_ready(run.server)
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    driven = drive(run, args, files)
+    driven["load_before"] = load_before
+    result = summarise(args, driven)
+    out = write(run, result, driven["samples"])
+    for line in report_lines(result):
+        print(line, flush=True)
+    run.step(f"results in {out}/soak.json and soak.svg" + ("" if result["passed"] else f"; logs in {run.work}"))
+    return 0 if result["passed"] else 1  # a failed soak keeps its work directory (gunicorn's log)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    run = Run(bench_args(args))
-    ok = False
-    try:
-        run.step(
-            f"soak: {args.total}s of {', '.join(SOAK_FLOWS)} at once, {args.connections} connections, "
-            f"{args.workers} workers; RSS every {args.interval}s, warm-up {args.warmup:g}s"
-        )
-        cli.prepare(run)
-        assert run.server is not None
-        files = cli.mint_access(run)
-        srv.wait_ready(run.server)
-        load_before = [round(x, 2) for x in os.getloadavg()]
-        driven = drive(run, args, files)
-        driven["load_before"] = load_before
-        result = summarise(args, driven)
-        out = write(run, result, driven["samples"])
-        for line in report_lines(result):
-            print(line, flush=True)
-        run.step(f"results in {out}/soak.json and soak.svg" + ("" if result["passed"] else f"; logs in {run.work}"))
-        ok = result["passed"]  # a failed soak keeps its work directory (gunicorn's log)
-        return 0 if result["passed"] else 1
-    except prereq.PrerequisiteMissing as missing:
-        print(missing.message, file=sys.stderr, flush=True)
-        return 2
-    except Exception:  # noqa: BLE001 - reported with the work directory, then the cleanup below
-        traceback.print_exc()
-        print(f"make soak: failed; logs are in {run.work}", file=sys.stderr, flush=True)
-        return 1
-    finally:
-        if run.server is not None:
-            run.server.stop()
-        if not args.keep_db and getattr(run, "db", None) is not None:
-            try:
-                seed.drop_database(run.db.maintenance_url, run.db.name)
-            except psycopg.Error as exc:
-                print(f"could not drop {run.db.name}: {exc}", file=sys.stderr)
-        if ok and not args.keep_db:
-            shutil.rmtree(run.work, ignore_errors=True)
+    setup = bench_args(args)
+    run = Run(setup)
+    return runner.guarded(run, setup, "soak", lambda: _soak(run, args))
 
 
 if __name__ == "__main__":
