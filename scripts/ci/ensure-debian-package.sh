@@ -52,4 +52,5 @@ if [ ! -x "$binary" ]; then
   echo "error: the $package package installed, but $binary is not there." >&2
   exit 1
 fi
-echo "==> installed: $("$binary" --version 2>&1 | head -n 1 || echo "$binary")"
+# The package's version, from dpkg: some binaries (Debian's chromium wrapper) print shell noise first.
+echo "==> installed: $package $(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || echo "(version unknown)") ($binary)"
