@@ -71,10 +71,12 @@ def _clear_cache() -> None:
 
     from apps.billing.selectors import plan_cache_clear
     from apps.identity.revocation import epoch_forget
+    from apps.identity.tokens import verified_tokens
 
     cache.clear()
     plan_cache_clear()  # the plans a previous test's database held
     epoch_forget()  # the store's epoch went with the clear: the next token minted sets a new one
+    verified_tokens.clear()  # a test's clock or keys may differ from the last one's
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.tokens import AccessToken
@@ -266,6 +269,15 @@ class KidTokenBackend(TokenBackend):
     def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
         if not verify:
             raise TokenBackendError("Atrium never reads an unverified token.")
+        seen = verified_tokens.get(token)
+        if seen is not None:
+            return seen
+        key, payload = self._verify(token)
+        verified_tokens.put(token, key, payload)
+        return dict(payload)
+
+    def _verify(self, token: Any) -> tuple[SigningKey, dict[str, Any]]:
+        """Every check of a token this process has not verified yet: the signature, header and claims."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -298,7 +310,62 @@ class KidTokenBackend(TokenBackend):
         lifetime = payload["exp"] - payload["iat"]
         if lifetime > settings.ACCESS_TOKEN_LIFETIME.total_seconds():
             raise TokenBackendError("Token lifetime is longer than any token Atrium issues")
-        return payload
+        return key, payload
+
+
+def _now() -> float:
+    return time.time()
+
+
+class VerifiedTokens:
+    """Access tokens this process has verified, by their exact text, until they expire.
+
+    A client sends the same access token for up to its whole lifetime; checking its ES256
+    signature and claims again on every request costs about a sixth of a small request's CPU.
+    An entry is the token's full text (signature included), so only that exact token hits it;
+    it answers only while the key that verified it is still in the key ring (a pruned or
+    replaced key empties it at the ring's next reload) and before the token's `exp`. Nothing
+    that fails a check is kept. Revocation is not decided here: every request still asks
+    `revocation.principal_live`. Bounded: past `MAX_ENTRIES`, the oldest entry goes.
+    """
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[SigningKey, dict[str, Any]]] = {}
+
+    def get(self, token: Any) -> dict[str, Any] | None:
+        entry = self._entries.get(token) if isinstance(token, str) else None
+        if entry is None:
+            return None
+        key, payload = entry
+        if _now() >= payload["exp"] or keyring.by_kid(key.kid) is not key:
+            self._entries.pop(token, None)
+            return None
+        return dict(payload)
+
+    def put(self, token: Any, key: SigningKey, payload: dict[str, Any]) -> None:
+        if not isinstance(token, str):
+            return
+        while len(self._entries) >= self.MAX_ENTRIES:
+            try:
+                del self._entries[next(iter(self._entries))]
+            except (KeyError, StopIteration, RuntimeError):  # another thread took it first
+                break
+        self._entries[token] = (key, dict(payload))
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+verified_tokens = VerifiedTokens()
+
+
+@receiver(setting_changed)
+def _forget_verified_tokens(*, setting: str, **kwargs: Any) -> None:
+    """Tests change the JWT settings; a token verified under the old ones must be checked again."""
+    if setting.startswith("JWT_") or setting == "ACCESS_TOKEN_LIFETIME":
+        verified_tokens.clear()
 
 
 _backend: KidTokenBackend | None = None
