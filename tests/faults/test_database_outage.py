@@ -42,6 +42,23 @@ __all__ = ["real_hashers", "server_b"]  # fixtures, used by name
 INVITEE = "mid-restart@example.test"
 
 
+def _terminate_this_connection() -> None:
+    """End this thread's database backend from a second connection, as a restart would."""
+    import psycopg
+
+    db = connection.settings_dict
+    pid = connection.connection.info.backend_pid
+    with psycopg.connect(
+        dbname=db["NAME"],
+        user=db["USER"],
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+        password=db["PASSWORD"] or None,
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
 def _blocked_backend(timeout: float = 20) -> int:
     """The pid of the backend waiting on our lock: server B's connection, in the middle of its write."""
     deadline = time.monotonic() + timeout
@@ -117,25 +134,14 @@ def test_a_connection_killed_mid_write_is_503_writes_nothing_and_the_next_reques
 
 def test_a_connection_lost_at_commit_is_503_and_the_write_is_gone(admin_api, member, tenant, monkeypatch):
     """Under ATOMIC_REQUESTS the COMMIT runs after the view answered 201: lost there, the client gets 503."""
-    import psycopg
     from rest_framework.views import APIView
 
     colleague = member()
-    db = connection.settings_dict
     finalize = APIView.finalize_response
 
     def killed_before_commit(view, request, response, *args, **kwargs):  # type: ignore[no-untyped-def]
         response = finalize(view, request, response, *args, **kwargs)
-        pid = connection.connection.info.backend_pid
-        with psycopg.connect(
-            dbname=db["NAME"],
-            user=db["USER"],
-            host=db["HOST"] or None,
-            port=db["PORT"] or None,
-            password=db["PASSWORD"] or None,
-            autocommit=True,
-        ) as other:
-            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        _terminate_this_connection()
         return response
 
     monkeypatch.setattr(APIView, "finalize_response", killed_before_commit)
@@ -190,21 +196,9 @@ def test_only_a_lost_connection_is_a_retryable_503(error, lost):
 
 def test_a_portal_page_whose_connection_is_lost_is_a_503_page_not_a_500(portal, client):
     """The browser's side: a plain page that says to try again, with Retry-After, and no traceback."""
-    import psycopg
-
-    db = connection.settings_dict
 
     def killed(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        pid = connection.connection.info.backend_pid
-        with psycopg.connect(
-            dbname=db["NAME"],
-            user=db["USER"],
-            host=db["HOST"] or None,
-            port=db["PORT"] or None,
-            password=db["PASSWORD"] or None,
-            autocommit=True,
-        ) as other:
-            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        _terminate_this_connection()
         return execute(sql, params, many, context)
 
     connection.ensure_connection()

@@ -7,7 +7,9 @@ row or changes a value shows up as a difference.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from django.apps.registry import Apps
@@ -50,3 +52,20 @@ def visible_ids(model: Any, tenant_id: Any) -> set[Any]:
     with transaction.atomic():
         rls.apply_tenant(tenant_id)
         return set(model._base_manager.values_list("pk", flat=True))
+
+
+def row_maker(old: Apps, made: dict[tuple[str, str], list[Any]], *, when: datetime) -> Callable[..., Any]:
+    """`create(app, model, **values)`: a row through the historical model, its id noted in `made`.
+
+    Rows with a `created_at` get `when`, so values read back after the migration can be compared.
+    """
+
+    def create(app: str, model_name: str, /, **values: Any) -> Any:
+        model = old.get_model(app, model_name)
+        if any(f.name == "created_at" for f in model._meta.fields):
+            values["created_at"] = when
+        obj = model._base_manager.create(id=uuid.uuid4(), **values)
+        made.setdefault((app, model_name), []).append(obj.id)
+        return obj
+
+    return create

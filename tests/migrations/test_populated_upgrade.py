@@ -11,7 +11,6 @@ still there again. The database is left at the newest schema for the tests after
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 from django.db import transaction
 
 from apps.common import rls
-from tests.migrations.support import migrate, migrate_to_latest, rows, visible_ids
+from tests.migrations.support import migrate, migrate_to_latest, row_maker, rows, visible_ids
 from tests.test_model_walker import tenant_tables
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -65,13 +64,7 @@ def _populate(old: Any) -> dict[tuple[str, str], list[Any]]:
     made: dict[tuple[str, str], list[Any]] = {key: [] for key in GLOBAL_MODELS + TENANT_MODELS}
     made[("billing", "Subscription")] = []
 
-    def create(app: str, model_name: str, /, **values: Any) -> Any:
-        model = old.get_model(app, model_name)
-        if any(f.name == "created_at" for f in model._meta.fields):
-            values["created_at"] = WHEN
-        obj = model._base_manager.create(id=uuid.uuid4(), **values)
-        made.setdefault((app, model_name), []).append(obj.id)
-        return obj
+    create = row_maker(old, made, when=WHEN)
 
     for i, (plan_code, status, _) in enumerate(TENANTS):
         with transaction.atomic():

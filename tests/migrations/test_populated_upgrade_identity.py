@@ -14,7 +14,6 @@ identity and common rows intact again.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ import pytest
 from django.db import connection, transaction
 
 from apps.common import rls
-from tests.migrations.support import migrate, migrate_to_latest, rows, visible_ids
+from tests.migrations.support import migrate, migrate_to_latest, row_maker, rows, visible_ids
 from tests.test_model_walker import tables_without_forced_rls, tenant_tables
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -41,13 +40,7 @@ WHEN = datetime(2025, 11, 2, 8, 0, tzinfo=UTC)
 def _populate(old: Any) -> tuple[dict[tuple[str, str], list[Any]], list[Any], Any]:
     made: dict[tuple[str, str], list[Any]] = {}
 
-    def create(app: str, model_name: str, /, **values: Any) -> Any:
-        model = old.get_model(app, model_name)
-        if any(f.name == "created_at" for f in model._meta.fields):
-            values["created_at"] = WHEN
-        obj = model._base_manager.create(id=uuid.uuid4(), **values)
-        made.setdefault((app, model_name), []).append(obj.id)
-        return obj
+    create = row_maker(old, made, when=WHEN)
 
     with transaction.atomic():
         shared = create("identity", "User", email="both@old.test", name="In both", password="!")
