@@ -24,7 +24,6 @@ from rest_framework.response import Response
 from apps.common.api import problems
 from apps.common.pagination import NewestFirstCursorPagination
 from apps.identity.api.base import TenantViewSet
-from apps.identity.models import AuditEvent
 from apps.identity.permissions import VIEW_AUDIT
 from apps.identity.selectors import audit_event_list
 from apps.identity.services.audit import audit_data_redacted
@@ -57,15 +56,15 @@ class AuditEventOutputSerializer(serializers.Serializer):
     )
 
 
-def _row(event: AuditEvent) -> dict[str, Any]:
+def _row(event: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": event.id,
-        "action": event.action,
-        "actor": {"id": event.actor_id, "email": event.actor_email} if event.actor_id is not None else None,
-        "target": {"type": event.target_type, "id": event.target_id} if event.target_type else None,
-        "ip": event.ip,
-        "created_at": event.created_at,
-        "data": audit_data_redacted(action=event.action, data=event.data),
+        "id": event["id"],
+        "action": event["action"],
+        "actor": {"id": event["actor_id"], "email": event["actor_email"]} if event["actor_id"] is not None else None,
+        "target": {"type": event["target_type"], "id": event["target_id"]} if event["target_type"] else None,
+        "ip": event["ip"],
+        "created_at": event["created_at"],
+        "data": audit_data_redacted(action=event["action"], data=event["data"]),
     }
 
 
@@ -87,9 +86,10 @@ class AuditEventViewSet(TenantViewSet):
     # Unbounded list: cursor, not pages. (The base class's attribute is typed as its PagePagination.)
     pagination_class = AuditEventCursorPagination
 
-    def scoped_queryset(self) -> QuerySet[AuditEvent]:
-        return audit_event_list(tenant=self.tenant).only(
-            "id", "action", "actor_id", "actor_email", "target_type", "target_id", "ip", "created_at", "seq", "data"
+    def scoped_queryset(self) -> QuerySet[Any]:
+        # Plain values, no model instances: the page is read, never saved. (The cursor reads `created_at`.)
+        return audit_event_list(tenant=self.tenant).values(
+            "id", "action", "actor_id", "actor_email", "target_type", "target_id", "ip", "created_at", "data"
         )
 
     @extend_schema(

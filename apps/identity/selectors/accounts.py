@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.exceptions import AuthenticationFailed
 
+from apps.common.prepared import PreparedValues
 from apps.common.tenancy import unscoped
 from apps.identity.models import Membership, Portal, Tenant, User
 from apps.identity.principal import Principal
@@ -40,6 +42,25 @@ class Me:
     portal_name: str
 
 
+def _me_query(user_id: UUID, tenant_id: UUID, portal: str) -> QuerySet[Any]:
+    portal_row = Portal.objects.filter(slug=portal, tenant_id=tenant_id)
+    tenant = Tenant.objects.filter(id=tenant_id)
+    return (
+        User.objects.filter(id=user_id, is_active=True)
+        .annotate(
+            mfa=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+            portal_name=Subquery(portal_row.values("name")[:1]),
+            tenant_slug=Subquery(tenant.values("slug")[:1]),
+            tenant_name=Subquery(tenant.values("name")[:1]),
+        )
+        .values("id", "email", "name", "email_verified", "mfa", "portal_name", "tenant_slug", "tenant_name")[:1]
+    )
+
+
+# Compiled once per process: building and compiling this queryset cost ten times what running it does.
+_ME = PreparedValues(_me_query)
+
+
 def me_get(*, principal: Principal) -> Me:
     """The caller's account, tenant and portal for `auth/me/`, and whether the account has MFA: one query.
 
@@ -47,19 +68,7 @@ def me_get(*, principal: Principal) -> Me:
     under the caller's tenant setting and row-level security; the portal is matched on the
     token's tenant too.
     """
-    portal = Portal.objects.filter(slug=principal.portal, tenant_id=principal.tenant_id)
-    tenant = Tenant.objects.filter(id=principal.tenant_id)
-    row = (
-        User.objects.filter(id=principal.user_id, is_active=True)
-        .annotate(
-            mfa=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
-            portal_name=Subquery(portal.values("name")[:1]),
-            tenant_slug=Subquery(tenant.values("slug")[:1]),
-            tenant_name=Subquery(tenant.values("name")[:1]),
-        )
-        .values("id", "email", "name", "email_verified", "mfa", "portal_name", "tenant_slug", "tenant_name")
-        .first()
-    )
+    row = _ME.row(user_id=principal.user_id, tenant_id=principal.tenant_id, portal=principal.portal)
     if row is None or row["portal_name"] is None or row["tenant_slug"] is None:
         # A validly signed token naming no such user or portal (the hot path does not look them up).
         raise AuthenticationFailed("This token names no account or portal that exists; sign in again.")

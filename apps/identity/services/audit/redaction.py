@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Final
 
 from apps.common.logging import redact_text
@@ -50,6 +51,7 @@ _CAMEL: Final = re.compile(r"([a-z0-9])([A-Z])")
 _NON_WORD: Final = re.compile(r"[^a-z0-9]+")
 
 
+@lru_cache(maxsize=4096)  # a pure function of the key; a tenant's events use a few dozen keys
 def _secret_key(key: str) -> bool:
     lowered = _CAMEL.sub(r"\1_\2", key).lower()
     words = {w for w in _NON_WORD.split(lowered) if w}
