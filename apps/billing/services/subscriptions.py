@@ -20,7 +20,7 @@ from apps.billing.catalogue import FREE
 from apps.billing.models import Subscription
 from apps.billing.periods import add_interval
 from apps.billing.providers import provider_get
-from apps.billing.selectors import PlanView, plan_catalogue, plan_get
+from apps.billing.selectors import PlanView, plan_get
 from apps.common.exceptions import ApplicationError, Conflict, NotFound
 from apps.common.tenancy import tenant_context
 from apps.identity.models import Tenant, User
@@ -81,16 +81,34 @@ def subscription_changed_publish(*, tenant: Tenant, subscription: Subscription, 
 
 
 def subscription_create(*, tenant: Tenant, now: datetime | None = None) -> Subscription:
-    """The tenant's subscription on its mirrored plan (the `tenant_created` hook); the existing one if any."""
+    """The tenant's subscription on its mirrored plan; the existing one if any."""
     existing: Subscription | None = Subscription.objects.filter(tenant_id=tenant.id).first()
     if existing is not None:
         return existing
-    catalogue = plan_catalogue()
-    plan = catalogue.get(tenant.plan_code) or catalogue[FREE]
+    return _subscription_open(tenant=tenant, now=now, fresh_tenant=False)
+
+
+def on_tenant_created(tenant: Tenant) -> None:
+    """identity's "tenant created" plug: runs inside the creating transaction and tenant context.
+
+    The tenant row was inserted in this very transaction, so nothing needs reading back: it has
+    no subscription yet, and it holds the plan code and status it was created with (the mirror
+    writes only when the subscription's differ, e.g. a trial).
+    """
+    _subscription_open(tenant=tenant, now=None, fresh_tenant=True)
+
+
+def _subscription_open(*, tenant: Tenant, now: datetime | None, fresh_tenant: bool) -> Subscription:
+    try:
+        plan = plan_get(code=tenant.plan_code)  # kept in the process (PLAN_CACHE_SECONDS)
+    except NotFound:
+        plan = plan_get(code=FREE)
     subscription = Subscription(tenant_id=tenant.id, provider=provider_get().name)
     _start(subscription, plan, now or timezone.now())
     subscription.save()
-    subscription_mirror(subscription=subscription)
+    mirrored = (tenant.plan_code, tenant.subscription_status) == (subscription.plan_code, subscription.status)
+    if not (fresh_tenant and mirrored):
+        subscription_mirror(subscription=subscription)
     audit_record(
         tenant=tenant,
         action="billing.subscription_created",
@@ -98,11 +116,6 @@ def subscription_create(*, tenant: Tenant, now: datetime | None = None) -> Subsc
         data={"plan": plan.code, "status": subscription.status},
     )
     return subscription
-
-
-def on_tenant_created(tenant: Tenant) -> None:
-    """identity's "tenant created" plug: runs inside the creating transaction and tenant context."""
-    subscription_create(tenant=tenant)
 
 
 def subscription_lock(*, tenant: Tenant) -> Subscription:

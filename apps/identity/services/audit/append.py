@@ -13,13 +13,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.common.tenancy import tenant_context
 from apps.identity.models import AuditEvent, AuditHead, PlatformAuditEvent
 from apps.identity.services.audit.chain import GENESIS_HASH, PLATFORM_STREAM, AnyAuditEvent, compute_hash, stream_for
 from apps.identity.services.audit.draft import _Draft
+
+# `AuditHead`'s table; its RETURNING row says this transaction made (and so holds) the head.
+_CREATE_HEAD = (
+    'INSERT INTO "identity_audithead" ("stream", "count", "last_hash") VALUES (%s, 0, \'\') '
+    'ON CONFLICT DO NOTHING RETURNING "stream"'
+)
 
 
 def _record(draft: _Draft) -> AnyAuditEvent:
@@ -37,14 +43,19 @@ def _lock_head(stream: str) -> AuditHead:
     """The stream's head row, locked until the transaction ends; created if missing.
 
     Two first writers may race to create it: `INSERT … ON CONFLICT DO NOTHING`
-    (`ignore_conflicts`) lets the loser wait for the winner's commit and then
-    find the row, instead of failing with an IntegrityError mid-transaction.
+    lets the loser wait for the winner's commit and then find the row, instead
+    of failing with an IntegrityError mid-transaction. The winner's insert
+    returns its row, which its own transaction holds locked: no second read.
     """
     head = AuditHead.objects.select_for_update().filter(stream=stream).first()
-    if head is None:
-        AuditHead.objects.bulk_create([AuditHead(stream=stream, count=0, last_hash="")], ignore_conflicts=True)
-        head = AuditHead.objects.select_for_update().get(stream=stream)
-    return head
+    if head is not None:
+        return head
+    with connection.cursor() as cursor:
+        cursor.execute(_CREATE_HEAD, [stream])
+        created = cursor.fetchone() is not None
+    if created:
+        return AuditHead(stream=stream, count=0, last_hash="")
+    return AuditHead.objects.select_for_update().get(stream=stream)
 
 
 def _append(draft: _Draft, stream: str) -> AnyAuditEvent:
