@@ -136,7 +136,8 @@ def prepare(run: Run) -> dict[str, Any]:
     )
     run.server = srv.launch(run.env(web=True), args.workers, run.work / "gunicorn.log")
     shape = seed.Shape(tenants=args.tenants, events=args.events, big_events=args.big_events)
-    run.seeded = seed.seed(run.db.operator_url, shape, hashed.pop("hash"), run.step)
+    run.password_hash = hashed.pop("hash")
+    run.seeded = seed.seed(run.db.operator_url, shape, run.password_hash, run.step)
     seed.grant_web_role(run.db.operator_url, run.db.name, run.db.operator, run.db.web_role)
     if any(f.source == "detail" for f in args.flow_list):
         seed_files(run)
@@ -374,6 +375,25 @@ def measure(run: Run, flow: Flow, files: dict[str, Path], pool: RefreshPool | No
     return result
 
 
+def login_reference(run: Run) -> dict[str, Any]:
+    """The login target's yardstick: one check of the seeded hash, at the login flow's concurrency, machine idle."""
+    n = run.args.login_connections
+    checked: dict[str, Any] = run.task(
+        "hash",
+        "--password",
+        seed.PASSWORD,
+        "--encoded",
+        run.password_hash,
+        "--concurrency",
+        str(n),
+        "--repeat",
+        "10",
+        web=False,
+    )
+    run.step(f"one check_password with {n} at once (as the login flow runs): {checked['check_cpu_ms']} ms CPU")
+    return checked
+
+
 def _bench(run: Run, args: argparse.Namespace) -> int:
     hash_ref = prepare(run)
     assert run.server is not None
@@ -405,6 +425,8 @@ def _bench(run: Run, args: argparse.Namespace) -> int:
         "mean": round(sum(workers) / len(workers), 1) if workers else None,
     }
     run.server.stop()
+    if any(f.name == "login" for f in args.flow_list):
+        hash_ref["at_login_concurrency"] = login_reference(run)
     run.step(f"create_tenant: {args.create_tenants} calls of services.tenants.tenant_create (operator role)")
     created: dict[str, Any] = {"count": 0}
     if args.create_tenants > 0:

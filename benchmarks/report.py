@@ -146,11 +146,14 @@ def targets(
             "x",
         )
     )
-    hash_cpu = hash_ref.get("check_cpu_ms")
+    # The check as the login flow pays for it (benchmarks/passwords.py), else the one measured alone.
+    loaded = hash_ref.get("at_login_concurrency") or {}
+    hash_cpu = loaded.get("check_cpu_ms", hash_ref.get("check_cpu_ms"))
+    at = f", {loaded['processes']} at once" if loaded.get("processes") else ""
     limit = round(hash_cpu + LOGIN_CPU_ALLOWANCE_MS, 3) if hash_cpu is not None else 0.0
     found.append(
         _target(
-            f"login CPU <= one password check ({hash_cpu} ms) + {LOGIN_CPU_ALLOWANCE_MS:g} ms",
+            f"login CPU <= one password check ({hash_cpu} ms{at}) + {LOGIN_CPU_ALLOWANCE_MS:g} ms",
             "login",
             get("login", "cpu_ms_per_req"),
             "<=",

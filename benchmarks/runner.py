@@ -44,6 +44,7 @@ class Run:
         self.server: srv.Server | None = None
         self.wrk = "wrk"
         self.seeded: dict[str, float] = {}
+        self.password_hash = ""  # the one hash every seeded user has (the login target checks it again)
         self.files: dict[str, list[str]] = {}  # portal slug -> ids of the files seeded for the `detail` flow
         self.access_minted_at = 0.0
         self.load_before: list[float] = []

@@ -3,7 +3,8 @@
 The harness starts each in a child process with the environment it chose (settings module,
 production-like settings, the database role). Each writes its result as JSON to `--out`.
 
-- `hash`: one password hash for every seeded user, and the cost of one check (benchmarks/passwords.py).
+- `hash`: one password hash for every seeded user, and the cost of one check (benchmarks/passwords.py);
+  with `--encoded`, the cost of a check of that hash at `--concurrency` processes at once.
 - `seed-files`: small text files uploaded through the files service (`services.file_upload`, in
   each tenant's context, as the web role), so the `detail` flow reads rows and objects the app
   itself wrote; the ids per portal go back to the harness.
@@ -53,8 +54,10 @@ def _ms(seconds: float) -> float:
 
 
 def task_hash(args: argparse.Namespace) -> dict[str, Any]:
-    from benchmarks.passwords import reference
+    from benchmarks.passwords import concurrent, reference
 
+    if args.encoded:  # the login target's reference: the seeded hash checked at the flow's concurrency
+        return concurrent(args.password, args.encoded, args.concurrency, args.repeat)
     return reference(args.password, args.repeat)
 
 
@@ -373,6 +376,8 @@ def main() -> None:
     parser.add_argument("--spec")
     parser.add_argument("--password")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--encoded", help="hash: check this hash at --concurrency instead of making one")
+    parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--prefix", default="bench-new")
