@@ -137,12 +137,14 @@ class NewestFirstCursorPagination(CursorPagination):
     def paginate_queryset(
         self, queryset: QuerySet[Any] | Sequence[Any], request: Request, view: APIView | None = None
     ) -> list[Any] | None:
-        assert isinstance(queryset, QuerySet), "cursor pagination orders a queryset"
+        # A queryset, or a prepared one (`apps.common.prepared.PreparedQuerySet.bind`): both order and filter.
+        model = getattr(queryset, "model", None)
+        assert model is not None, "cursor pagination orders a queryset"
         cursor = self.decode_cursor(request)
         if cursor is not None and cursor.position is not None:
             # The position is client input that reaches a lookup on the first ordering field:
             # a malformed one is "no such page" (404), never a 500 from the database layer.
-            field = queryset.model._meta.get_field(self.ordering[0].lstrip("-"))
+            field = model._meta.get_field(self.ordering[0].lstrip("-"))
             try:
                 value = field.to_python(cursor.position)
             except (DjangoValidationError, TypeError, ValueError) as exc:

@@ -1,18 +1,25 @@
-"""Hot reads the ORM compiles once per process: `PreparedValues`.
+"""Hot reads the ORM compiles once per process: `PreparedValues`, and `PreparedQuerySet` for cursor pages.
 
 Turning a queryset into SQL costs far more than sending it: `auth/me/`'s one query
 (the account with its portal, tenant and MFA flag as subqueries) took 1.3 ms of CPU
 to build and compile and 0.12 ms to run. A read whose shape never changes (only
-its values do) can be compiled once:
+its values do) can be compiled once (ADR 0018):
 
     ME = PreparedValues(lambda user_id, portal: User.objects.filter(id=user_id).annotate(...).values(...)[:1])
     row = ME.row(user_id=..., portal=...)
 
 The queryset stays the one definition of the read. The first call builds it with a
-stand-in for each value (a fresh UUID for a UUID, a unique string for a string),
-compiles it on the connection it will run on, and finds each stand-in among the
-statement's parameters; every later call sends the same SQL with its own values in
-those places, and converts the columns as `values()` would (Django's converters).
+stand-in for each value (a fresh UUID for a UUID, a unique string for a string, an
+unlikely instant for a datetime), compiles it on the connection it will run on, and
+finds each stand-in among the statement's parameters, as it is or as the database
+adapts it (a UUID as hex text, a datetime as text on SQLite); every later call sends
+the same SQL with its own values in those places, adapted alike, and converts the
+columns as `values()` would (Django's converters).
+
+`PreparedQuerySet` is the same for a list that DRF's cursor pagination pages through:
+it records what the paginator does to a queryset (`order_by`, one position filter, a
+slice) as the page's shape, and compiles each shape once (the most recent
+`MAX_SHAPES` are kept).
 
 Tenancy stays fail-closed. The build runs as a stand-in tenant, so the filter a
 tenant-scoped manager adds (`tenant_id = <current tenant>`) becomes a slot too, and
@@ -22,8 +29,8 @@ statement goes through the connection's cursor and its execute wrappers, like an
 query).
 
 Compiling refuses what it could get wrong, when the read is first used:
-- a value of another type than UUID or str (an int or a bool could not be told
-  apart from the query's own constants);
+- a value of another type than UUID, str or datetime (an int or a bool could not be
+  told apart from the query's own constants), and None in any call;
 - a stand-in the SQL does not carry as a whole parameter (inlined, or changed, as
   `__contains` or `__iexact` change it): it could not be replaced;
 - a build that leaves a value unused, and a queryset that is not a `values()` read;
@@ -33,19 +40,27 @@ Compiling refuses what it could get wrong, when the read is first used:
 
 from __future__ import annotations
 
+import random
 import threading
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 from django.db import connections, router
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.db.models.query import ValuesIterable
 
 from apps.common.tenancy import is_unscoped, require_tenant, tenant_bound
 
 TENANT_SLOT = "(tenant context)"
+MAX_SHAPES = 256  # compiled statements kept per read (a cursor list has one per page size and offset)
+_VALUE_TYPES = (UUID, str, datetime)
+_EPOCH = datetime(1901, 1, 1, tzinfo=UTC)
+
+Adapter = Callable[[Any, Any], Any]  # (value, connection) -> the parameter the database is sent
 
 
 class PreparationError(TypeError):
@@ -60,29 +75,47 @@ class _StandInTenant:
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
-    # Per parameter: (slot, as_hex) for a call's value (as a UUID's hex text if as_hex), (None, constant) else.
+    # Per parameter: (slot, adapter) for a call's value, or (None, the query's own constant).
     params: tuple[tuple[str | None, Any], ...]
     names: tuple[str, ...]
     converters: dict[int, tuple[list[Callable[..., Any]], Any]]
 
 
-class PreparedValues:
-    """A `values()` read compiled once per database alias, run with each call's values (see the module)."""
+def _as_is(value: Any, connection: Any) -> Any:
+    return value
 
-    def __init__(self, build: Callable[..., QuerySet[Any]]) -> None:
-        self.build = build
-        self._compiled: dict[str, _Compiled] = {}
-        self._model: type[Model] | None = None
-        self._lock = threading.Lock()
 
-    def rows(self, **values: Any) -> list[dict[str, Any]]:
-        """Every row, as the `values()` queryset would give them."""
+def _uuid_hex(value: Any, connection: Any) -> Any:
+    return UUID(str(value)).hex
+
+
+def _datetime(value: Any, connection: Any) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+_ADAPTERS: dict[type, tuple[Adapter, ...]] = {UUID: (_as_is, _uuid_hex), str: (_as_is,), datetime: (_as_is, _datetime)}
+
+
+class _Statements:
+    """The compiled statements of one read, by (database alias, shape); the newest MAX_SHAPES kept."""
+
+    def __init__(self) -> None:
+        self.compiled: OrderedDict[tuple[str, Hashable], _Compiled] = OrderedDict()
+        self.model: type[Model] | None = None
+        self.lock = threading.Lock()
+
+    def rows(
+        self, shape: Hashable, build: Callable[..., QuerySet[Any]], values: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         for name, value in values.items():
-            if not isinstance(value, UUID | str):  # None would compare `= NULL`, never `IS NULL`
-                raise PreparationError(f"{name}={value!r}: only UUID and str values can be prepared.")
-        compiled, alias = self._compiled_for(values)
-        params = [_param(slot, extra, values) for slot, extra in compiled.params]
+            if not isinstance(value, _VALUE_TYPES):  # None would compare `= NULL`, never `IS NULL`
+                raise PreparationError(f"{name}={value!r}: only UUID, str and datetime values can be prepared.")
+        compiled, alias = self._compiled_for(shape, build, values)
         connection = connections[alias]
+        params = [
+            extra if slot is None else extra(require_tenant().id if slot == TENANT_SLOT else values[slot], connection)
+            for slot, extra in compiled.params
+        ]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             fetched = cursor.fetchall()
@@ -97,94 +130,168 @@ class PreparedValues:
             rows.append(dict(zip(compiled.names, row, strict=False)))
         return rows
 
+    def _compiled_for(
+        self, shape: Hashable, build: Callable[..., QuerySet[Any]], values: dict[str, Any]
+    ) -> tuple[_Compiled, str]:
+        # The database the router reads the model from, as the queryset itself would ask.
+        alias = router.db_for_read(self.model) if self.model is not None else None
+        compiled = self.compiled.get((alias, shape)) if alias is not None else None
+        if compiled is not None and alias is not None:
+            return compiled, alias
+        with self.lock:
+            compiled, alias = _compile(self, build, values)
+            self.compiled[(alias, shape)] = compiled
+            while len(self.compiled) > MAX_SHAPES:
+                self.compiled.popitem(last=False)
+        return compiled, alias
+
+
+class PreparedValues:
+    """A `values()` read compiled once per database alias, run with each call's values (see the module)."""
+
+    def __init__(self, build: Callable[..., QuerySet[Any]]) -> None:
+        self.build = build
+        self._statements = _Statements()
+
+    def rows(self, **values: Any) -> list[dict[str, Any]]:
+        """Every row, as the `values()` queryset would give them."""
+        return self._statements.rows(None, self.build, values)
+
     def row(self, **values: Any) -> dict[str, Any] | None:
         """The first row or None (slice the queryset to `[:1]` so the statement says LIMIT 1)."""
         found = self.rows(**values)
         return found[0] if found else None
 
-    def _compiled_for(self, values: dict[str, Any]) -> tuple[_Compiled, str]:
-        # The database the router reads the model from, as the queryset itself would ask.
-        alias: str | None = router.db_for_read(self._model) if self._model is not None else None
-        compiled = self._compiled.get(alias) if alias is not None else None
-        if compiled is None or alias is None:
-            with self._lock:
-                compiled, alias = self._compile(values)
-                self._compiled[alias] = compiled
-        return compiled, alias
 
-    def _compile(self, values: dict[str, Any]) -> tuple[_Compiled, str]:
-        if is_unscoped():
-            # `all_tenants` checks for the escape when a queryset is built, and this one is built once.
-            raise PreparationError("A prepared read is a tenant's read: it is never compiled inside unscoped().")
-        stand_ins = _stand_ins(values)
-        tenant = _StandInTenant(uuid4())
-        with tenant_bound(tenant):
-            queryset = self.build(**stand_ins)
-        self._model, alias = queryset.model, queryset.db
-        if not issubclass(queryset._iterable_class, ValuesIterable):
-            raise PreparationError("PreparedValues needs a values() queryset (rows as dicts).")
-        compiler = queryset.query.get_compiler(using=alias)
-        sql, raw_params = compiler.as_sql()
-        slots = {**stand_ins, TENANT_SLOT: tenant.id}
-        params: list[tuple[str | None, Any]] = []
-        used: set[str] = set()
-        for param in raw_params:
-            slot = _slot_of(param, slots)
-            if slot is None:
-                _refuse_hidden(param, slots)
-                params.append((None, param))
-            else:
-                used.add(slot[0])
-                params.append(slot)
-        for name, stand_in in slots.items():
-            if name != TENANT_SLOT and name not in used:
-                raise PreparationError(f"The build leaves {name!r} unused, or not as a whole parameter.")
-            for form in _forms(stand_in):
-                if form in sql:
-                    raise PreparationError(f"The SQL carries {name!r} inline: it cannot be replaced per call.")
-        query = queryset.query
-        # As `ValuesIterable` names the columns.
-        names = tuple(query.selected or (*query.extra_select, *query.values_select, *query.annotation_select))
-        fields = [selected[0] for selected in compiler.select[0 : compiler.col_count]]
-        converters = compiler.get_converters(fields)
-        return _Compiled(sql=sql, params=tuple(params), names=names, converters=converters), alias
+class PreparedQuerySet:
+    """A `values()` list for cursor pagination: `bind(**values)` is what the paginator is handed."""
+
+    def __init__(self, build: Callable[..., QuerySet[Any]], *, model: type[Model]) -> None:
+        self.build = build
+        self.model = model
+        self._statements = _Statements()
+
+    def bind(self, **values: Any) -> BoundQuerySet:
+        return BoundQuerySet(self, values, ())
 
 
-def _param(slot: str | None, extra: Any, values: dict[str, Any]) -> Any:
-    if slot is None:
-        return extra  # the query's own constant
-    value = require_tenant().id if slot == TENANT_SLOT else values[slot]
-    return UUID(str(value)).hex if extra else value  # extra: the database takes UUIDs as hex text
+class BoundQuerySet:
+    """What DRF's `CursorPagination.paginate_queryset` does to a queryset, recorded; listing it runs the read.
+
+    Supported: `order_by(*fields)`, `filter(<one lookup>=<value>)` (the value is parsed by the
+    field, as the ORM would, and travels as a parameter), one slice with both ends. The
+    recorded operations, with the slice's numbers, are the statement's shape.
+    """
+
+    def __init__(self, prepared: PreparedQuerySet, values: dict[str, Any], shape: tuple[Any, ...]) -> None:
+        self.prepared = prepared
+        self.model = prepared.model
+        self.values = values
+        self.shape = shape
+
+    def order_by(self, *fields: str) -> BoundQuerySet:
+        return BoundQuerySet(self.prepared, self.values, (*self.shape, ("order_by", fields)))
+
+    def filter(self, **lookups: Any) -> BoundQuerySet:
+        if len(lookups) != 1:
+            raise PreparationError("One lookup per filter on a prepared page (the cursor's position).")
+        ((lookup, value),) = lookups.items()
+        name = f"_filter{len(self.shape)}"
+        field = self.model._meta.get_field(lookup.split("__")[0])
+        if not isinstance(field, Field):
+            raise PreparationError(f"{lookup}: a prepared page filters on a field of its own model.")
+        parsed = field.to_python(value)
+        return BoundQuerySet(self.prepared, {**self.values, name: parsed}, (*self.shape, ("filter", lookup, name)))
+
+    def __getitem__(self, bounds: slice) -> BoundQuerySet:
+        if not isinstance(bounds, slice) or bounds.start is None or bounds.stop is None or bounds.step is not None:
+            raise PreparationError("A prepared page is sliced [start:stop].")
+        return BoundQuerySet(self.prepared, self.values, (*self.shape, ("slice", int(bounds.start), int(bounds.stop))))
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        shape = self.shape
+        build = self.prepared.build
+
+        def shaped(**values: Any) -> QuerySet[Any]:
+            queryset = build(**{k: v for k, v in values.items() if not k.startswith("_filter")})
+            for operation in shape:
+                if operation[0] == "order_by":
+                    queryset = queryset.order_by(*operation[1])
+                elif operation[0] == "filter":
+                    queryset = queryset.filter(**{operation[1]: values[operation[2]]})
+                else:
+                    queryset = queryset[operation[1] : operation[2]]
+            return queryset
+
+        return iter(self.prepared._statements.rows(shape, shaped, self.values))
 
 
-def _stand_ins(values: dict[str, Any]) -> dict[str, Any]:
-    stand_ins: dict[str, Any] = {}
-    for name, value in values.items():
-        if isinstance(value, UUID):
-            stand_ins[name] = uuid4()
-        elif isinstance(value, str):
-            stand_ins[name] = f"prepared:{name}:{uuid4().hex}"
+def _compile(
+    statements: _Statements, build: Callable[..., QuerySet[Any]], values: dict[str, Any]
+) -> tuple[_Compiled, str]:
+    if is_unscoped():
+        # `all_tenants` checks for the escape when a queryset is built, and this one is built once.
+        raise PreparationError("A prepared read is a tenant's read: it is never compiled inside unscoped().")
+    stand_ins = {name: _stand_in(name, value) for name, value in values.items()}
+    tenant = _StandInTenant(uuid4())
+    with tenant_bound(tenant):
+        queryset = build(**stand_ins)
+    statements.model, alias = queryset.model, queryset.db
+    if not issubclass(queryset._iterable_class, ValuesIterable):
+        raise PreparationError("A prepared read needs a values() queryset (rows as dicts).")
+    connection = connections[alias]
+    compiler = queryset.query.get_compiler(using=alias)
+    sql, raw_params = compiler.as_sql()
+    slots = {**stand_ins, TENANT_SLOT: tenant.id}
+    params: list[tuple[str | None, Any]] = []
+    used: set[str] = set()
+    for param in raw_params:
+        slot = _slot_of(param, slots, connection)
+        if slot is None:
+            _refuse_hidden(param, slots, connection)
+            params.append((None, param))
         else:
-            raise PreparationError(f"{name}={value!r}: only UUID and str values can be prepared.")
-    return stand_ins
-
-
-def _forms(stand_in: Any) -> tuple[str, ...]:
-    return (stand_in.hex, str(stand_in)) if isinstance(stand_in, UUID) else (stand_in,)
-
-
-def _slot_of(param: Any, slots: dict[str, Any]) -> tuple[str, bool] | None:
-    """(slot, as_hex) when `param` is a stand-in as a whole: itself, or a UUID's hex text."""
+            used.add(slot[0])
+            params.append(slot)
     for name, stand_in in slots.items():
-        if param == stand_in:
-            return (name, False)
-        if isinstance(stand_in, UUID) and param == stand_in.hex:
-            return (name, True)
+        if name != TENANT_SLOT and name not in used:
+            raise PreparationError(f"The build leaves {name!r} unused, or not as a whole parameter.")
+        if any(form in sql for form in _forms(stand_in, connection)):
+            raise PreparationError(f"The SQL carries {name!r} inline: it cannot be replaced per call.")
+    query = queryset.query
+    # As `ValuesIterable` names the columns.
+    names = tuple(query.selected or (*query.extra_select, *query.values_select, *query.annotation_select))
+    fields = [selected[0] for selected in compiler.select[0 : compiler.col_count]]
+    converters = compiler.get_converters(fields)
+    return _Compiled(sql=sql, params=tuple(params), names=names, converters=converters), alias
+
+
+def _stand_in(name: str, value: Any) -> Any:
+    if isinstance(value, UUID):
+        return uuid4()
+    if isinstance(value, str):
+        return f"prepared:{name}:{uuid4().hex}"
+    if isinstance(value, datetime):  # an instant no row holds: some second of 1901, to the microsecond
+        return _EPOCH + timedelta(microseconds=random.randrange(1, 10**12))  # noqa: S311 - a marker, not a secret
+    raise PreparationError(f"{name}={value!r}: only UUID, str and datetime values can be prepared.")
+
+
+def _forms(stand_in: Any, connection: Any) -> set[str]:
+    """The stand-in's texts that would betray it inlined in the SQL or inside a changed parameter."""
+    return {str(adapt(stand_in, connection)) for adapt in _ADAPTERS[type(stand_in)]} | {str(stand_in)}
+
+
+def _slot_of(param: Any, slots: dict[str, Any], connection: Any) -> tuple[str, Adapter] | None:
+    """(slot, adapter) when `param` is a stand-in as a whole, as it is or as the database adapts it."""
+    for name, stand_in in slots.items():
+        for adapt in _ADAPTERS[type(stand_in)]:
+            if param == adapt(stand_in, connection):
+                return (name, adapt)
     return None
 
 
-def _refuse_hidden(param: Any, slots: dict[str, Any]) -> None:
+def _refuse_hidden(param: Any, slots: dict[str, Any], connection: Any) -> None:
     text = str(param)
     for name, stand_in in slots.items():
-        if any(form in text for form in _forms(stand_in)):
+        if any(form in text for form in _forms(stand_in, connection)):
             raise PreparationError(f"{name!r} reaches the SQL changed ({param!r}): it cannot be replaced per call.")

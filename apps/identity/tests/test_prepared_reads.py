@@ -8,7 +8,8 @@ from uuid import UUID, uuid4
 import pytest
 from django.db.models import Count, Q, QuerySet
 
-from apps.common.prepared import PreparationError, PreparedValues
+from apps.common import prepared
+from apps.common.prepared import PreparationError, PreparedQuerySet, PreparedValues
 from apps.common.tenancy import TenantContextMissing, tenant_context, unscoped
 from apps.identity.models import AuditEvent, User
 from apps.identity.tests.factories import UserFactory
@@ -75,8 +76,8 @@ def test_a_tenant_scoped_read_without_a_tenant_context_raises(tenant):
 @pytest.mark.parametrize(
     ("build", "values", "reason"),
     [
-        (lambda n: User.objects.filter(name=n).values("id"), {"n": 3}, "only UUID and str"),
-        (lambda n: User.objects.filter(name=n).values("id"), {"n": None}, "only UUID and str"),
+        (lambda n: User.objects.filter(name=n).values("id"), {"n": 3}, "only UUID, str and datetime"),
+        (lambda n: User.objects.filter(name=n).values("id"), {"n": None}, "only UUID, str and datetime"),
         (lambda n: User.objects.filter(name__icontains=n).values("id"), {"n": "ann"}, "changed"),
         (lambda n, m: User.objects.filter(name=n).values("id"), {"n": "a", "m": "b"}, "unused"),
         (lambda n: User.objects.filter(name=n), {"n": "a"}, "values()"),
@@ -91,7 +92,7 @@ def test_what_cannot_be_replaced_per_call_is_refused(build, values, reason):
 def test_none_after_compiling_is_refused_not_compared_as_null():
     users = PreparedValues(lambda name: User.objects.filter(name=name).values("id"))
     assert users.rows(name="nobody") == []
-    with pytest.raises(PreparationError, match="only UUID and str"):
+    with pytest.raises(PreparationError, match="only UUID, str and datetime"):
         users.rows(name=None)
 
 
@@ -104,3 +105,83 @@ def test_the_all_tenants_wall_is_not_compiled_away(tenant):
         read.rows(action="bench.event")  # built once, so never inside the escape
     with tenant_context(tenant), pytest.raises(TenantContextMissing):
         read.rows(action="bench.event")
+
+
+# --- PreparedQuerySet: the pages DRF's cursor pagination asks for -------------------------------
+
+
+def _events_of(tenant_id: UUID) -> QuerySet[Any]:
+    return AuditEvent.objects.filter(tenant_id=tenant_id).values("id", "seq", "created_at")
+
+
+def _shapes(bound: Any, plain: QuerySet[Any], position: Any) -> list[tuple[Any, QuerySet[Any]]]:
+    return [
+        (bound.order_by("-created_at", "-seq")[0:5], plain.order_by("-created_at", "-seq")[0:5]),
+        (bound.order_by("-created_at", "-seq")[2:9], plain.order_by("-created_at", "-seq")[2:9]),
+        (
+            bound.order_by("-created_at", "-seq").filter(created_at__lt=position)[0:4],
+            plain.order_by("-created_at", "-seq").filter(created_at__lt=position)[0:4],
+        ),
+        (
+            bound.order_by("created_at", "seq").filter(created_at__gt=position)[1:4],
+            plain.order_by("created_at", "seq").filter(created_at__gt=position)[1:4],
+        ),
+    ]
+
+
+def test_each_page_shape_reads_what_the_queryset_reads_and_is_compiled_once(tenant, other_tenant):
+    add_events(tenant, 12)
+    add_events(other_tenant, 3)
+    builds: list[int] = []
+
+    def build(tenant_id: UUID) -> QuerySet[Any]:
+        builds.append(1)
+        return _events_of(tenant_id)
+
+    pages = PreparedQuerySet(build, model=AuditEvent)
+    with tenant_context(tenant):
+        plain = _events_of(tenant.id)
+        middle = list(plain.order_by("-created_at", "-seq"))[5]["created_at"]
+        for _ in range(2):
+            for position in (middle.isoformat(), middle):  # the cursor's text, or the instant itself
+                for prepared, expected in _shapes(pages.bind(tenant_id=tenant.id), plain, position):
+                    assert list(prepared) == list(expected)
+    assert len(builds) == 4  # one per shape, whatever the values
+    with tenant_context(other_tenant):
+        theirs = list(pages.bind(tenant_id=other_tenant.id).order_by("-created_at", "-seq")[0:5])
+        assert theirs == list(_events_of(other_tenant.id).order_by("-created_at", "-seq"))
+    assert len(theirs) == 3
+    assert len(builds) == 4  # the other tenant's page is the first shape again
+
+
+def test_another_tenants_id_as_the_value_reads_nothing(tenant, other_tenant):
+    add_events(other_tenant, 3)
+    pages = PreparedQuerySet(_events_of, model=AuditEvent)
+    with tenant_context(tenant):  # the manager's filter is this context's tenant, whatever id is passed
+        assert list(pages.bind(tenant_id=other_tenant.id).order_by("-created_at")[0:10]) == []
+
+
+def test_the_newest_shapes_are_kept_and_the_oldest_compiled_again(tenant, monkeypatch):
+    monkeypatch.setattr(prepared, "MAX_SHAPES", 2)
+    add_events(tenant, 4)
+    builds: list[int] = []
+    pages = PreparedQuerySet(lambda tenant_id: builds.append(1) or _events_of(tenant_id), model=AuditEvent)
+    with tenant_context(tenant):
+        for stop in (1, 2, 3, 1):
+            assert len(list(pages.bind(tenant_id=tenant.id).order_by("-created_at")[0:stop])) == stop
+    assert len(builds) == 4  # [0:1] fell out when [0:3] came in
+
+
+@pytest.mark.parametrize(
+    "narrow",
+    [
+        lambda b: b.filter(created_at__lt="2026-01-01T00:00:00+00:00", seq__gt="1"),
+        lambda b: b[0:],
+        lambda b: b[0:4:2],
+    ],
+    ids=["two-lookups", "open-slice", "step"],
+)
+def test_a_page_it_cannot_prepare_is_refused(tenant, narrow):
+    pages = PreparedQuerySet(_events_of, model=AuditEvent)
+    with tenant_context(tenant), pytest.raises(PreparationError):
+        narrow(pages.bind(tenant_id=tenant.id).order_by("-created_at"))
