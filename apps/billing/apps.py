@@ -16,6 +16,7 @@ class BillingConfig(AppConfig):
         from apps.identity import plugs
 
         plugs.plugs.plan_catalogue = entitlements.plan_infos
+        plugs.plugs.plan_known = entitlements.plan_known
         plugs.plugs.seat_limit = entitlements.seat_limit
         plugs.plugs.portal_limit = entitlements.portal_limit
         plugs.plugs.storage_limit_bytes = entitlements.storage_limit_bytes

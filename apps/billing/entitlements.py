@@ -7,13 +7,23 @@ catalogue row: a plan change is seen at the next request.
 
 from __future__ import annotations
 
-from apps.billing.selectors import entitlements_for, plan_catalogue
+from apps.billing.selectors import entitlements_for, plan_catalogue, plan_get
+from apps.common.exceptions import NotFound
 from apps.identity.models import Tenant
 from apps.identity.plugs import PlanInfo
 
 
 def plan_infos() -> dict[str, PlanInfo]:
     return {code: PlanInfo(code=code, name=plan.name) for code, plan in plan_catalogue().items()}
+
+
+def plan_known(code: str) -> bool:
+    """Whether `code` is an active plan (`plan_get`: kept in the process for PLAN_CACHE_SECONDS)."""
+    try:
+        plan_get(code=code)
+    except NotFound:
+        return False
+    return True
 
 
 def _limit(tenant: Tenant, name: str) -> int | None:

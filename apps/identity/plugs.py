@@ -39,6 +39,8 @@ class _Registry:
     plan_catalogue: Callable[[], dict[str, PlanInfo]] = field(
         default=lambda: {"free": PlanInfo(code="free", name="Free")}
     )
+    # Whether a plan code names an active plan (a read the catalogue's owner may keep in the process).
+    plan_known: Callable[[str], bool] = field(default=lambda code: code == "free")
     seat_limit: Callable[[Tenant], int | None] = field(default=lambda tenant: None)
     portal_limit: Callable[[Tenant], int | None] = field(default=lambda tenant: None)
     storage_limit_bytes: Callable[[Tenant], int | None] = field(default=lambda tenant: None)
@@ -55,6 +57,10 @@ plugs = _Registry()
 
 def plans() -> dict[str, PlanInfo]:
     return plugs.plan_catalogue()
+
+
+def plan_known(code: str) -> bool:
+    return plugs.plan_known(code)
 
 
 def seat_limit(tenant: Tenant) -> int | None:

@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from apps.billing.models import Invoice, Subscription, UsageRecord, UsageTotal
+from apps.billing.models import Invoice, Plan, Subscription, UsageRecord, UsageTotal
+from apps.billing.selectors import plan_cache_clear
 from apps.billing.services.lifecycle import billing_nightly, trial_expire_due
 from apps.billing.services.subscriptions import subscription_create
 from apps.billing.services.usage import usage_record, usage_rollup, usage_rollup_all
@@ -144,3 +145,20 @@ def test_billing_sync_gives_older_tenants_a_subscription(tenant, other_tenant):
     call_command("billing_sync", stdout=StringIO())
     with tenant_context(tenant):
         assert Subscription.objects.count() == 1
+
+
+def test_a_plan_taken_off_the_catalogue_is_refused_for_new_tenants():
+    Plan.objects.filter(code="pro").update(active=False)
+    plan_cache_clear()  # what a plan change does in the process that makes it; others follow within a minute
+    with pytest.raises(ApplicationError, match="Unknown plan 'pro'; known plans: enterprise, free"):
+        tenant_create(slug="lateco", name="LateCo", owner_email="boss@lateco.test", plan="pro")
+    assert not Tenant.objects.filter(slug="lateco").exists()
+
+
+def test_creating_a_tenant_stays_within_its_statement_budget(django_assert_max_num_queries):
+    tenant_create(slug="warm", name="Warm", owner_email="boss@warm.test")  # the plan and role caches
+    # The tenant, portal, owner and membership; the subscription and its audit event; onboarding; the mail's
+    # outbox row; the tenant setting; the savepoint of this test's transaction. No read of the plan catalogue.
+    with django_assert_max_num_queries(20) as captured:
+        tenant_create(slug="budget", name="Budget", owner_email="boss@budget.test")
+    assert not [q for q in captured.captured_queries if "billing_plan" in q["sql"]]

@@ -134,7 +134,7 @@ def tenant_create(
     owner_email = validate_owner_email(owner_email)
     if owner_password:
         validate_owner_password(owner_password, email=owner_email)
-    if plan not in plugs.plans():
+    if not plugs.plan_known(plan):
         raise ApplicationError(f"Unknown plan {plan!r}; known plans: {', '.join(sorted(plugs.plans()))}.")
     if tier not in Tenant.Tier.values:
         raise ApplicationError(f"Unknown tier {tier!r}; use pooled or silo.")
