@@ -28,6 +28,7 @@ from rest_framework.test import APIClient
 from apps.common.tenancy import tenant_context
 from apps.common.tests.roles_support import django_as
 from apps.identity import selectors
+from apps.identity.api import members as members_api
 from apps.identity.models import AuditEvent, AuthSession, Invitation, Membership, User
 from apps.identity.services import sessions
 from apps.identity.tests.factories import UserFactory, make_membership, system_role
@@ -233,6 +234,8 @@ def _lists(tenant: Any) -> dict[str, QuerySet[Any]]:
     return {
         "audit-events": selectors.audit_event_list(tenant=tenant).order_by("-created_at", "-seq")[:21],
         "members": selectors.membership_list(tenant=tenant)[:21],
+        # The API's page: the same rows as values, each role code a scalar subquery (run for the page's rows).
+        "members-api": members_api._member_rows(tenant.id)[:21],
         "invitations": selectors.invitation_list(tenant=tenant)[:21],
     }
 
