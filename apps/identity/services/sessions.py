@@ -210,10 +210,9 @@ def refresh_rotate(*, raw: str, client: ClientInfo) -> IssuedTokens:
     session = row.session
     if not session_is_live(session):
         raise TokenInvalid("This session has ended; sign in again.")
-    with transaction.atomic():
-        won = RefreshToken.objects.filter(token_hash=row.token_hash, used_at__isnull=True).update(
-            used_at=timezone.now()
-        )
+    # One conditional UPDATE decides between two racers (the row lock makes the loser see `used_at` set).
+    # Alone, it needs no BEGIN/COMMIT of its own: outside a transaction it commits by itself, at once.
+    won = RefreshToken.objects.filter(token_hash=row.token_hash, used_at__isnull=True).update(used_at=timezone.now())
     if not won:
         # Reuse: someone holds a token that was already exchanged. End the family.
         metrics.refresh_reused()
