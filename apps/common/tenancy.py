@@ -138,6 +138,22 @@ def tenant_context(tenant: TenantLike | None) -> Iterator[TenantLike | None]:
             _current.reset(token)
 
 
+@contextmanager
+def tenant_transaction(tenant: TenantLike) -> Iterator[TenantLike]:
+    """A transaction that is `tenant`'s from its first statement, so contexts nested in it set nothing again.
+
+    Outside any transaction it opens one (one tenant setting, and nothing to restore at the end:
+    the setting dies with the transaction). Inside someone else's, a savepoint keeps a failure
+    here to itself, as `transaction.atomic` would.
+    """
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic(), tenant_context(tenant):
+            yield tenant
+    else:
+        with tenant_context(tenant):
+            yield tenant
+
+
 def _same_tenant(outer: TenantLike | None, tenant: TenantLike | None) -> bool:
     return outer is not None and tenant is not None and str(outer.id) == str(tenant.id)
 

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from uuid import UUID
 
@@ -36,7 +34,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.common.exceptions import NotFound, PermissionDenied
-from apps.common.tenancy import tenant_context
+from apps.common.tenancy import tenant_context, tenant_transaction
 from apps.identity import metrics, revocation
 from apps.identity.exceptions import TokenInvalid
 from apps.identity.models import AuthSession, Membership, Portal, RefreshToken, Tenant, User
@@ -79,21 +77,6 @@ def _hash(raw: str) -> str:
 # --------------------------------------------------------------------------- starting
 
 
-@contextmanager
-def _tenant_transaction(tenant: Tenant) -> Iterator[None]:
-    """A transaction that is `tenant`'s from its first statement, so the nested contexts set nothing again.
-
-    Outside any transaction it opens one (with one tenant setting and nothing to restore); inside someone
-    else's, a savepoint keeps a failure here to itself, as `transaction.atomic` did.
-    """
-    if transaction.get_connection().in_atomic_block:
-        with transaction.atomic(), tenant_context(tenant):
-            yield
-    else:
-        with tenant_context(tenant):
-            yield
-
-
 def session_open(
     *, user: User, membership: Membership, portal: Portal, amr: list[str], client: ClientInfo, kind: str
 ) -> tuple[AuthSession, Membership]:
@@ -106,14 +89,14 @@ def session_open(
     (this session commits first, and the change then ends it). Without the
     lock a sign-in racing the change kept the old role for its token's lifetime.
     """
-    with _tenant_transaction(portal.tenant):
+    with tenant_transaction(portal.tenant):
         return _open(user=user, membership=membership, portal=portal, amr=amr, client=client, kind=kind)
 
 
 def _open(
     *, user: User, membership: Membership, portal: Portal, amr: list[str], client: ClientInfo, kind: str
 ) -> tuple[AuthSession, Membership]:
-    # In a transaction already the portal's tenant's (`_tenant_transaction`): the lock, the re-read and the
+    # In a transaction already the portal's tenant's (`tenant_transaction`): the lock, the re-read and the
     # audit entry set no tenant again. The re-read is its own statement, after the lock: it sees what a
     # change that held the lock committed.
     list(Membership.objects.select_for_update(no_key=True).filter(id=membership.id).values_list("id"))
@@ -147,7 +130,7 @@ def session_start(
     *, user: User, membership: Membership, portal: Portal, amr: list[str], client: ClientInfo
 ) -> IssuedTokens:
     """A new API session (refresh family) with its first tokens: one transaction, one tenant setting."""
-    with _tenant_transaction(portal.tenant):
+    with tenant_transaction(portal.tenant):
         session, membership = _open(
             user=user, membership=membership, portal=portal, amr=amr, client=client, kind=Kind.API
         )

@@ -7,20 +7,20 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Q
 from django.utils import timezone
 
 from apps.common.exceptions import ApplicationError, Conflict, NotFound
-from apps.common.tenancy import tenant_context
+from apps.common.tenancy import tenant_context, tenant_transaction
 from apps.identity import plugs
 from apps.identity.jobs import set_password_mail_job
 from apps.identity.models import SYSTEM_ROLE_CODES, Membership, Portal, Role, Tenant, User
+from apps.identity.principal import TenantRef
 from apps.identity.services.audit import audit_record
 from apps.identity.services.proof import unproved_account_reset
 from apps.identity.services.seeding import rbac_seed
@@ -113,7 +113,6 @@ def validate_slug(slug: str) -> str:
     return slug
 
 
-@transaction.atomic
 def tenant_create(
     *,
     slug: str,
@@ -127,7 +126,8 @@ def tenant_create(
     """The tenant, its default portal (open to every system role), the owner's membership.
 
     Then the "tenant created" hooks (billing starts the subscription, flows seeds
-    onboarding). A taken slug raises Conflict and writes nothing.
+    onboarding). A taken slug raises Conflict and writes nothing. One transaction, the new
+    tenant's from its first statement (its id is chosen first).
     """
     slug = validate_slug(slug)
     name = validate_name(name)
@@ -138,17 +138,28 @@ def tenant_create(
         raise ApplicationError(f"Unknown plan {plan!r}; known plans: {', '.join(sorted(plugs.plans()))}.")
     if tier not in Tenant.Tier.values:
         raise ApplicationError(f"Unknown tier {tier!r}; use pooled or silo.")
-    # One round trip for both: a tenant slug is its default portal's slug too.
-    if Tenant.objects.filter(Q(slug=slug) | Exists(Portal.objects.filter(slug=slug))).exists():
-        raise Conflict(f"The slug {slug!r} is already taken.")
-    # No savepoint: a concurrent create that won the race fails these inserts, and the Conflict raised
-    # leaves this function's transaction, which rolls back whole (nothing here carries on after it).
+    with tenant_transaction(TenantRef(id=uuid4(), slug=slug)) as new:
+        return _create(new.id, slug, name, owner_email, owner_password, plan, tier, notify_owner)
+
+
+def _create(
+    tenant_id: UUID,
+    slug: str,
+    name: str,
+    owner_email: str,
+    owner_password: str | None,
+    plan: str,
+    tier: str,
+    notify_owner: bool,
+) -> TenantCreated:
+    # A tenant slug is its default portal's slug too, and both are unique: a taken one fails an insert
+    # (also when a concurrent create won the race), and the Conflict leaves the transaction, which rolls back.
     try:
-        tenant = Tenant.objects.create(slug=slug, name=name, plan_code=plan, tier=tier)
+        tenant = Tenant.objects.create(id=tenant_id, slug=slug, name=name, plan_code=plan, tier=tier)
         portal = Portal.objects.create(
             tenant=tenant, slug=slug, name=name, is_default=True, admitted_roles=list(SYSTEM_ROLE_CODES)
         )
-    except IntegrityError as exc:  # a concurrent create won the race
+    except IntegrityError as exc:
         raise Conflict(f"The slug {slug!r} is already taken.") from exc
 
     owner = User.objects.by_email(owner_email).select_for_update().first()
@@ -167,7 +178,7 @@ def tenant_create(
 
     owner_role = system_role("owner")
     mailed = False
-    with tenant_context(tenant):  # one tenant setting for the membership, the hooks and the mail
+    with tenant_context(tenant):  # the same tenant in the same transaction: the row itself, no statement
         Membership.objects.create(tenant=tenant, user=owner, role=owner_role)
         plugs.tenant_created(tenant)
         plugs.domain_event(
