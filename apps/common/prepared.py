@@ -1,4 +1,4 @@
-"""Hot reads the ORM compiles once per process: `PreparedValues`, and `PreparedQuerySet` for cursor pages.
+"""Hot reads the ORM compiles once per process: `PreparedValues`, `PreparedRows`, and `PreparedQuerySet`.
 
 Turning a queryset into SQL costs far more than sending it: `auth/me/`'s one query
 (the account with its portal, tenant and MFA flag as subqueries) took 1.3 ms of CPU
@@ -15,6 +15,10 @@ finds each stand-in among the statement's parameters, as it is or as the databas
 adapts it (a UUID as hex text, a datetime as text on SQLite); every later call sends
 the same SQL with its own values in those places, adapted alike, and converts the
 columns as `values()` would (Django's converters).
+
+`PreparedRows` is the same for a read of model instances, `select_related` rows included:
+they are built as Django's `ModelIterable` builds them (`from_db`, the related populators),
+from what the compiler worked out once.
 
 `PreparedQuerySet` is the same for a list that DRF's cursor pagination pages through:
 it records what the paginator does to a queryset (`order_by`, one position filter, a
@@ -51,7 +55,7 @@ from uuid import UUID, uuid4
 
 from django.db import connections, router
 from django.db.models import Field, Model, QuerySet
-from django.db.models.query import ValuesIterable
+from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
 
 from apps.common.tenancy import is_unscoped, require_tenant, tenant_bound
 
@@ -79,6 +83,27 @@ class _Compiled:
     params: tuple[tuple[str | None, Any], ...]
     names: tuple[str, ...]
     converters: dict[int, tuple[list[Callable[..., Any]], Any]]
+    rows: _ModelRows | None = None  # for a queryset of model instances: how `ModelIterable` builds them
+
+
+@dataclass(frozen=True)
+class _ModelRows:
+    """What Django's `ModelIterable` computes from a compiled query, kept: the model, its columns, related rows."""
+
+    model: type[Model]
+    init_list: list[str]
+    start: int
+    end: int
+    related_populators: list[Any]
+    annotation_col_map: dict[str, int]
+
+    def build(self, alias: str, row: list[Any]) -> Model:
+        obj = self.model.from_db(alias, self.init_list, row[self.start : self.end])
+        for populator in self.related_populators:
+            populator.populate(row, obj)
+        for name, position in self.annotation_col_map.items():
+            setattr(obj, name, row[position])
+        return obj
 
 
 def _as_is(value: Any, connection: Any) -> Any:
@@ -99,14 +124,13 @@ _ADAPTERS: dict[type, tuple[Adapter, ...]] = {UUID: (_as_is, _uuid_hex), str: (_
 class _Statements:
     """The compiled statements of one read, by (database alias, shape); the newest MAX_SHAPES kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, models: bool = False) -> None:
+        self.models = models  # model instances (PreparedRows), else dicts (a values() read)
         self.compiled: OrderedDict[tuple[str, Hashable], _Compiled] = OrderedDict()
         self.model: type[Model] | None = None
         self.lock = threading.Lock()
 
-    def rows(
-        self, shape: Hashable, build: Callable[..., QuerySet[Any]], values: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+    def rows(self, shape: Hashable, build: Callable[..., QuerySet[Any]], values: dict[str, Any]) -> list[Any]:
         for name, value in values.items():
             if not isinstance(value, _VALUE_TYPES):  # None would compare `= NULL`, never `IS NULL`
                 raise PreparationError(f"{name}={value!r}: only UUID, str and datetime values can be prepared.")
@@ -119,7 +143,7 @@ class _Statements:
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             fetched = cursor.fetchall()
-        rows = []
+        rows: list[Any] = []
         for fetched_row in fetched:
             row = list(fetched_row)
             for position, (functions, expression) in compiled.converters.items():
@@ -127,7 +151,10 @@ class _Statements:
                 for function in functions:
                     value = function(value, expression, connection)
                 row[position] = value
-            rows.append(dict(zip(compiled.names, row, strict=False)))
+            if compiled.rows is not None:
+                rows.append(compiled.rows.build(alias, row))
+            else:
+                rows.append(dict(zip(compiled.names, row, strict=False)))
         return rows
 
     def _compiled_for(
@@ -160,6 +187,22 @@ class PreparedValues:
     def row(self, **values: Any) -> dict[str, Any] | None:
         """The first row or None (slice the queryset to `[:1]` so the statement says LIMIT 1)."""
         found = self.rows(**values)
+        return found[0] if found else None
+
+
+class PreparedRows:
+    """Model instances (`select_related` included) from a read compiled once; as `PreparedValues` otherwise."""
+
+    def __init__(self, build: Callable[..., QuerySet[Any]]) -> None:
+        self.build = build
+        self._statements = _Statements(models=True)
+
+    def all(self, **values: Any) -> list[Any]:
+        return self._statements.rows(None, self.build, values)
+
+    def first(self, **values: Any) -> Any:
+        """The first instance or None (slice the queryset to `[:1]` so the statement says LIMIT 1)."""
+        found = self.all(**values)
         return found[0] if found else None
 
 
@@ -237,8 +280,11 @@ def _compile(
     with tenant_bound(tenant):
         queryset = build(**stand_ins)
     statements.model, alias = queryset.model, queryset.db
-    if not issubclass(queryset._iterable_class, ValuesIterable):
-        raise PreparationError("A prepared read needs a values() queryset (rows as dicts).")
+    models = statements.models
+    if not issubclass(queryset._iterable_class, ModelIterable if models else ValuesIterable):
+        raise PreparationError("PreparedRows reads model rows; the others need a values() queryset (rows as dicts).")
+    if getattr(queryset, "_known_related_objects", None) or getattr(queryset, "_prefetch_related_lookups", None):
+        raise PreparationError("A prepared read has no prefetches and no related manager's objects.")
     connection = connections[alias]
     compiler = queryset.query.get_compiler(using=alias)
     sql, raw_params = compiler.as_sql()
@@ -263,7 +309,22 @@ def _compile(
     names = tuple(query.selected or (*query.extra_select, *query.values_select, *query.annotation_select))
     fields = [selected[0] for selected in compiler.select[0 : compiler.col_count]]
     converters = compiler.get_converters(fields)
-    return _Compiled(sql=sql, params=tuple(params), names=names, converters=converters), alias
+    rows = _model_rows(compiler, alias) if models else None
+    return _Compiled(sql=sql, params=tuple(params), names=names, converters=converters, rows=rows), alias
+
+
+def _model_rows(compiler: Any, alias: str) -> _ModelRows:
+    """As `ModelIterable.__iter__` sets itself up after compiling (Django 5.2)."""
+    select, klass_info = compiler.select, compiler.klass_info
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    return _ModelRows(
+        model=klass_info["model"],
+        init_list=[column[0].target.attname for column in select[start:end]],
+        start=start,
+        end=end,
+        related_populators=get_related_populators(klass_info, select, alias),  # type: ignore[call-arg]  # 5.2
+        annotation_col_map=dict(compiler.annotation_col_map or {}),
+    )
 
 
 def _stand_in(name: str, value: Any) -> Any:

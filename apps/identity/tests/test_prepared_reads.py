@@ -9,10 +9,10 @@ import pytest
 from django.db.models import Count, Q, QuerySet
 
 from apps.common import prepared
-from apps.common.prepared import PreparationError, PreparedQuerySet, PreparedValues
+from apps.common.prepared import PreparationError, PreparedQuerySet, PreparedRows, PreparedValues
 from apps.common.tenancy import TenantContextMissing, tenant_context, unscoped
-from apps.identity.models import AuditEvent, User
-from apps.identity.tests.factories import UserFactory
+from apps.identity.models import AuditEvent, Membership, User
+from apps.identity.tests.factories import UserFactory, make_membership
 from apps.identity.tests.test_hot_path import add_events
 
 pytestmark = pytest.mark.django_db
@@ -185,3 +185,46 @@ def test_a_page_it_cannot_prepare_is_refused(tenant, narrow):
     pages = PreparedQuerySet(_events_of, model=AuditEvent)
     with tenant_context(tenant), pytest.raises(PreparationError):
         narrow(pages.bind(tenant_id=tenant.id).order_by("-created_at"))
+
+
+# --- PreparedRows: model instances, related rows included -----------------------------------------
+
+
+def test_model_rows_come_with_their_related_rows_and_cost_one_statement(tenant, django_assert_num_queries):
+    owner, other = UserFactory(), UserFactory()
+    with tenant_context(tenant):
+        make_membership(user=owner, tenant=tenant, role="owner")
+        make_membership(user=other, tenant=tenant, role="member")
+    builds: list[int] = []
+
+    def build(user_id: UUID) -> QuerySet[Any]:
+        builds.append(1)
+        return Membership.objects.select_related("user", "role").filter(user_id=user_id)[:1]
+
+    read = PreparedRows(build)
+    with tenant_context(tenant):
+        for user, role in ((owner, "owner"), (other, "member"), (owner, "owner")):
+            with django_assert_num_queries(1):
+                found = read.first(user_id=user.id)
+                assert (found.user.email, found.role.code, found.tenant_id) == (user.email, role, tenant.id)
+            assert found == Membership.objects.get(user=user)
+            assert not found._state.adding  # a row from the database: saving it updates, never inserts
+        assert read.first(user_id=uuid4()) is None
+    assert len(builds) == 1
+
+
+def test_model_rows_of_another_tenant_are_not_read(tenant, other_tenant):
+    outsider = UserFactory()
+    with tenant_context(other_tenant):
+        make_membership(user=outsider, tenant=other_tenant, role="member")
+    read = PreparedRows(lambda user_id: Membership.objects.filter(user_id=user_id)[:1])
+    with tenant_context(other_tenant):
+        assert read.first(user_id=outsider.id) is not None
+    with tenant_context(tenant):
+        assert read.first(user_id=outsider.id) is None
+
+
+def test_a_prefetch_cannot_be_prepared(tenant):
+    read = PreparedRows(lambda user_id: Membership.objects.prefetch_related("role").filter(user_id=user_id))
+    with tenant_context(tenant), pytest.raises(PreparationError, match="prefetches"):
+        read.all(user_id=uuid4())
