@@ -8,9 +8,23 @@ them to it (here) — so each answer lives in one place.
 
 from __future__ import annotations
 
+from uuid import UUID
+
+from django.db.models import QuerySet
+
 from apps.common.exceptions import PermissionDenied
+from apps.common.prepared import PreparedRows
 from apps.common.tenancy import tenant_context
 from apps.identity.models import Membership, Portal, Tenant, User
+
+
+def _active_membership(user_id: UUID) -> QuerySet[Membership]:
+    # At most one row: a user has one membership per tenant (a unique constraint); the manager adds the tenant.
+    return Membership.objects.select_related("role").filter(user_id=user_id, status=Membership.Status.ACTIVE)[:1]
+
+
+# Compiled once per process (ADR 0018): every sign-in, second factor, portal switch and refresh asks it.
+_ACTIVE_MEMBERSHIP = PreparedRows(_active_membership)
 
 
 def admitted_membership(*, user: User, portal: Portal) -> Membership:
@@ -19,9 +33,7 @@ def admitted_membership(*, user: User, portal: Portal) -> Membership:
     if tenant.status != Tenant.Status.ACTIVE:
         raise PermissionDenied("This tenant is suspended.")
     with tenant_context(tenant):
-        membership: Membership | None = (
-            Membership.objects.select_related("role").filter(user=user, status=Membership.Status.ACTIVE).first()
-        )
+        membership: Membership | None = _ACTIVE_MEMBERSHIP.first(user_id=user.id)
     if membership is None:
         raise PermissionDenied("You are not a member of this portal's organisation.")
     if membership.role.code not in (portal.admitted_roles or []):

@@ -228,3 +228,23 @@ def test_a_prefetch_cannot_be_prepared(tenant):
     read = PreparedRows(lambda user_id: Membership.objects.prefetch_related("role").filter(user_id=user_id))
     with tenant_context(tenant), pytest.raises(PreparationError, match="prefetches"):
         read.all(user_id=uuid4())
+
+
+def test_admission_reads_the_membership_of_the_portals_own_tenant(tenant, other_tenant):
+    from apps.common.exceptions import PermissionDenied
+    from apps.identity.selectors.admission import admitted_membership
+    from apps.identity.tests.factories import PortalFactory
+
+    both, outsider = UserFactory(), UserFactory()
+    make_membership(user=both, tenant=tenant, role="owner")
+    make_membership(user=both, tenant=other_tenant, role="member")
+    make_membership(user=outsider, tenant=other_tenant, role="admin")
+    ours = PortalFactory(tenant=tenant, admitted_roles=["owner", "admin", "member"])
+    theirs = PortalFactory(tenant=other_tenant, admitted_roles=["owner", "admin", "member"])
+    for _ in range(2):  # the second round runs the statement the first compiled
+        assert (admitted_membership(user=both, portal=ours).role.code, ours.tenant_id) == ("owner", tenant.id)
+        found = admitted_membership(user=both, portal=theirs)
+        assert (found.role.code, found.tenant_id) == ("member", other_tenant.id)
+        with pytest.raises(PermissionDenied, match="not a member"):
+            admitted_membership(user=outsider, portal=ours)
+        assert admitted_membership(user=outsider, portal=theirs).role.code == "admin"
