@@ -3,11 +3,13 @@
 Computed by the `hash` task (benchmarks/tasks.py) in a Django process with Atrium's settings
 (`PASSWORD_HASHERS`: Argon2 first), with Django's `make_password` and `check_password`.
 
-`concurrent` measures the check as the `login` flow pays for it: on the idle machine after the
-passes, with as many processes checking at once as the flow has connections (one per worker;
-Argon2 runs its lanes in threads, so two hashing workers share the cores). The first figure
-is taken while `migrate` runs beside it and stays in the results for the record; the login
-target is judged against this one.
+`concurrent` measures the check as the `login` flow pays for it: right after each pass's login
+load, with the workers idle, with as many processes checking at once as the flow has connections
+(one per worker; Argon2 runs its lanes in threads, so two hashing workers share the cores). Each
+pass's login is judged against the check measured beside it (`report.login_pairs`): Argon2's
+cost drifts by 10-20 % from one minute to the next on a small machine, so a yardstick measured
+minutes apart decided the target by chance. The first figure (`reference`) is taken while
+`migrate` runs beside it and stays in the results for the record only.
 """
 
 from __future__ import annotations

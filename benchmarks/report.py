@@ -84,6 +84,24 @@ def flows_summary(
     return flows, medians
 
 
+def login_pairs(passes: list[dict[str, Any]], processes: int) -> dict[str, Any]:
+    """Each pass's login CPU per request beside the password check measured right after it, and the medians."""
+    pairs = [
+        {"pass": run["pass"], "login_cpu_ms": run["cpu_ms_per_req"], "check_cpu_ms": run["check_cpu_ms"]}
+        for one_pass in passes
+        for run in one_pass["runs"]
+        if run["flow"] == "login" and run.get("check_cpu_ms") is not None and run.get("cpu_ms_per_req") is not None
+    ]
+    for pair in pairs:
+        pair["beyond_check_ms"] = round(pair["login_cpu_ms"] - pair["check_cpu_ms"], 3)
+    return {
+        "processes": processes,
+        "check_cpu_ms": _median([p["check_cpu_ms"] for p in pairs]),
+        "beyond_check_ms": _median([p["beyond_check_ms"] for p in pairs]),
+        "per_pass": pairs,
+    }
+
+
 def _target(name: str, flow: str | None, value: float | None, op: str, threshold: float, unit: str) -> dict[str, Any]:
     if value is None:
         met = False
@@ -146,19 +164,18 @@ def targets(
             "x",
         )
     )
-    # The check as the login flow pays for it (benchmarks/passwords.py), else the one measured alone.
-    loaded = hash_ref.get("at_login_concurrency") or {}
-    hash_cpu = loaded.get("check_cpu_ms", hash_ref.get("check_cpu_ms"))
-    at = f", {loaded['processes']} at once" if loaded.get("processes") else ""
-    limit = round(hash_cpu + LOGIN_CPU_ALLOWANCE_MS, 3) if hash_cpu is not None else 0.0
+    # Judged pass by pass against the check measured right after that pass's login (`login_pairs`).
+    paired = hash_ref.get("at_login_concurrency") or {}
     found.append(
         _target(
-            f"login CPU <= one password check ({hash_cpu} ms{at}) + {LOGIN_CPU_ALLOWANCE_MS:g} ms",
+            f"login CPU <= one password check + {LOGIN_CPU_ALLOWANCE_MS:g} ms: the median over passes of login CPU "
+            f"minus a check measured right after it ({paired.get('check_cpu_ms')} ms, "
+            f"{paired.get('processes')} at once)",
             "login",
-            get("login", "cpu_ms_per_req"),
+            paired.get("beyond_check_ms"),
             "<=",
-            limit,
-            "ms CPU",
+            LOGIN_CPU_ALLOWANCE_MS,
+            "ms CPU beyond the check",
         )
     )
     found.append(

@@ -118,6 +118,13 @@ def test_the_bench_harness_runs_on_tiny_data_and_writes_results_of_the_promised_
     api_key_target = next(t for t in targets if t["flow"] == "api_key")
     assert api_key_target["value"] == pytest.approx(flows["list"]["rps"] / flows["api_key"]["rps"], rel=0.01)
 
+    # login is judged against a password check measured right after its own pass, not minutes apart.
+    login_run = next(r for r in result["passes"][0]["runs"] if r["flow"] == "login")
+    assert _number(login_run["check_cpu_ms"])
+    assert login_run["check_cpu_ms"] > 0
+    login_target = next(t for t in targets if t["flow"] == "login")
+    assert login_target["value"] == pytest.approx(login_run["cpu_ms_per_req"] - login_run["check_cpu_ms"], abs=0.01)
+
     # The dashboard: browser sessions signed in over HTTP, each page answered 200 under load and after it.
     dashboard = flows["dashboard"]
     assert dashboard["queries"] >= 1, "the dashboard reads its tenant and user: the probe counted its statements"
