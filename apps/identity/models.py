@@ -82,6 +82,9 @@ class User(AbstractBaseUser, BaseModel):
     class Meta:
         default_permissions = ()
         constraints: ClassVar = [models.UniqueConstraint(Lower("email"), name="identity_user_email_ci_unique")]
+        # What `email__iexact` (`by_email`: sign-in, resets, sign-up, invitations) compares: without it,
+        # each lookup read the whole table. Lower() above cannot serve it: it folds case the other way.
+        indexes: ClassVar = [models.Index(Upper("email"), name="identity_user_email_upper")]
 
     def __str__(self) -> str:
         return self.email

@@ -301,3 +301,24 @@ def test_each_tenant_list_walks_a_tenant_index_and_costs_the_same_at_ten_times_t
         before, after = _buffers(small[name]), _buffers(large[name])
         assert after <= before + 10, (name, before, after)
         assert after < 120, (name, after)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_account_is_found_by_its_address_through_an_index_at_any_number_of_accounts(tenant, web_role):
+    # Sign-in, resets, sign-up and invitations all ask `by_email` (case-insensitive): a whole-table read
+    # per attempt would make every login cost more as accounts grow.
+    def lookup() -> dict[str, Any]:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE identity_user")
+        with django_as(web_role):
+            return _plan(User.objects.by_email("Someone.Else@EXAMPLE.test"))
+
+    add_people(tenant, 300)
+    small = lookup()
+    add_people(tenant, 3000)
+    large = lookup()
+    scans = [n.get("Index Name") for n in _nodes(large) if "Index" in n["Node Type"]]
+    assert "identity_user_email_upper" in scans, [n["Node Type"] for n in _nodes(large)]
+    assert _buffers(large) <= _buffers(small) + 2, (_buffers(small), _buffers(large))
+    assert _buffers(large) < 10
