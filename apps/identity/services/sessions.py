@@ -200,20 +200,22 @@ def refresh_rotate(*, raw: str, client: ClientInfo) -> IssuedTokens:
     session = row.session
     if not session_is_live(session):
         raise TokenInvalid("This session has ended; sign in again.")
-    # One conditional UPDATE decides between two racers (the row lock makes the loser see `used_at` set).
-    # Alone, it needs no BEGIN/COMMIT of its own: outside a transaction it commits by itself, at once.
-    won = RefreshToken.objects.filter(token_hash=row.token_hash, used_at__isnull=True).update(used_at=timezone.now())
+    # One transaction, the session's tenant's from its first statement, with one commit: the token used,
+    # the session touched, the next token issued. Its first statement, a conditional UPDATE, decides
+    # between two racers: the row lock makes the loser wait for the winner's commit, then see `used_at` set.
+    with tenant_context(session.tenant):
+        won = RefreshToken.objects.filter(token_hash=row.token_hash, used_at__isnull=True).update(
+            used_at=timezone.now()
+        )
+        membership = session_still_admitted(session=session, client=client) if won else None
+        if membership is not None:
+            return _issue(session, membership.role.code)
+    # Outside the block above: ending the session must not be rolled back with the refusal.
     if not won:
         # Reuse: someone holds a token that was already exchanged. End the family.
         metrics.refresh_reused()
         session_revoke(session=session, reason="refresh_reuse", actor=session.user, ip=client.ip)
         raise TokenInvalid("This refresh token was already used; the session has been ended.")
-    # One transaction that starts as the session's tenant: admission reads the membership in it for free.
-    with tenant_context(session.tenant):
-        membership = session_still_admitted(session=session, client=client)
-        if membership is not None:
-            return _issue(session, membership.role.code)
-    # Outside the block above: ending the session must not be rolled back with the refusal.
     session_revoke(session=session, reason="access_lost", ip=client.ip)
     raise TokenInvalid("This session may no longer be refreshed; sign in again.")
 

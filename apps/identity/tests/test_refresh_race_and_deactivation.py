@@ -138,3 +138,20 @@ def test_a_deleted_users_access_token_stops_working(api, login, member, portal):
     with unscoped():  # deleting a user cascades into every tenant: operator code
         User.objects.filter(id=user.id).delete()
     assert api.get(ME).status_code == 401
+
+
+def test_a_refresh_that_fails_before_issuing_leaves_its_token_usable(login, member, portal, monkeypatch):
+    # The token is used, the session touched and the next token issued in one transaction: a fault
+    # on the way (here, minting the access token) must not burn the token and sign the user out.
+    from apps.identity.services import sessions
+
+    tokens = login(member(), portal)
+    client = APIClient(raise_request_exception=False)
+    with monkeypatch.context() as patched:
+        patched.setattr(sessions, "access_token_for", lambda **kwargs: 1 / 0)
+        assert client.post(REFRESH, {"refresh": tokens["refresh"]}).status_code == 500
+    again = client.post(REFRESH, {"refresh": tokens["refresh"]})
+    assert again.status_code == 200, again.content
+    assert again.json()["refresh"] != tokens["refresh"]
+    assert APIClient().post(REFRESH, {"refresh": again.json()["refresh"]}).status_code == 200
+    assert not AuthSession.objects.filter(revoked_at__isnull=False).exists()
