@@ -40,13 +40,17 @@ def event_publish(*, tenant: Tenant, event: str, data: dict[str, Any]) -> Webhoo
     """Write `event` and a delivery to each active endpoint subscribed to it; None when nobody is."""
     if event not in EVENT_TYPES:
         raise ValueError(f"Unknown webhook event type {event!r}: declare it in apps.integrations.events.")
+    # The plan first: it is read from the tenant row already loaded (and the process's plan cache), so
+    # a tenant whose plan has no webhooks (every tenant on free) pays no query for its events.
+    if not plugs.has_feature(tenant, FEATURE_WEBHOOKS):
+        return None
     with tenant_context(tenant):
         endpoints = [
             endpoint
             for endpoint in WebhookEndpoint.objects.filter(tenant_id=tenant.id, active=True).only("id", "events")
             if event in endpoint.events
         ]
-        if not endpoints or not plugs.has_feature(tenant, FEATURE_WEBHOOKS):
+        if not endpoints:
             return None
         return event_send(tenant=tenant, event=event, data=data, endpoints=endpoints)
 
