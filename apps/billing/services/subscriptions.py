@@ -25,6 +25,7 @@ from apps.common.exceptions import ApplicationError, Conflict, NotFound
 from apps.common.tenancy import tenant_context
 from apps.identity.models import Tenant, User
 from apps.identity.plugs import domain_event
+from apps.identity.selectors.tenant_walk import tenants_each
 from apps.identity.services.audit import audit_record
 from apps.identity.services.tenant_plan import tenant_plan_mirror
 from apps.identity.services.tenants import tenant_lock
@@ -183,11 +184,11 @@ def subscription_change(*, tenant: Tenant, actor: User, plan: str, ip: str | Non
 def subscription_ensure_all() -> int:
     """Give every tenant without one a subscription on its mirrored plan (operator: tenants made before billing).
 
-    Walks the (global) tenant table and works inside each tenant's context, as
+    Walks every tenant not offboarded (`tenants_each`) and works inside each tenant's context, as
     the periodic jobs do. Returns how many were created.
     """
     created = 0
-    for tenant in Tenant.objects.order_by("created_at", "id").iterator():
+    for tenant in tenants_each():
         with tenant_context(tenant), transaction.atomic():
             if not Subscription.objects.filter(tenant_id=tenant.id).exists():
                 subscription_create(tenant=tenant)
