@@ -177,6 +177,8 @@ class StripeEvent(BaseModel):
 
     class Meta:
         default_permissions = ()
+        # Export and offboarding read and erase a tenant's rows.
+        indexes: ClassVar = [models.Index(fields=["tenant_id"], name="billing_stripeevent_tenant")]
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type} [{self.outcome}]"

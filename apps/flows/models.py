@@ -39,6 +39,9 @@ class FlowDefinition(TenantScopedModel):
                 name="flows_definition_portal_code_unique",
             ),
         ]
+        # `flow_definition_for` (every portal home page and checklist) asks for the tenant's or the portal's
+        # flow in one query: an OR that neither partial unique index above can serve.
+        indexes: ClassVar = [models.Index(fields=["tenant", "code"], name="flows_definition_tenant_code")]
 
     def __str__(self) -> str:
         return self.code

@@ -449,7 +449,10 @@ class PendingSignup(BaseModel):
 
     class Meta:
         default_permissions = ()
-        indexes: ClassVar = [models.Index(Upper("email"), name="identity_pendingsignup_email")]
+        indexes: ClassVar = [
+            models.Index(Upper("email"), name="identity_pendingsignup_email"),
+            models.Index(fields=["expires_at"], name="identity_pendingsignup_expiry"),  # the daily purge
+        ]
 
     def __str__(self) -> str:
         return f"pending sign-up {self.id}"
