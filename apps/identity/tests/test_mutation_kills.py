@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from apps.common.tenancy import tenant_context
 from apps.common.tests.jobs_fixtures import embedded_queues  # noqa: F401 - fixture
 from apps.identity.exceptions import TokenInvalid
-from apps.identity.models import AuditEvent, BackupCode, Invitation, Membership, PlatformAuditEvent, Portal, User
+from apps.identity.models import AuditEvent, BackupCode, Invitation, PlatformAuditEvent, Portal, User
 from apps.identity.services import sessions
 from apps.identity.tests.factories import PortalFactory, UserFactory
 
@@ -112,46 +112,6 @@ def test_logout_is_audited_once_with_who_where_and_why(login, member, portal, te
     assert [(e.action, e.actor_id, e.ip, e.target_type, e.data) for e in events] == [
         ("auth.logout", user.id, "203.0.113.7", "session", {"reason": "logout"})
     ]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_reusing_a_refresh_token_is_audited_as_reuse(api, login, member, portal, tenant):
-    """Kills `session_revoke`: the reason-to-action map (`auth.refresh_reuse`) looked up with None; and
-    `refresh_rotate` revoking on reuse without the session's user as actor, or without the client's address."""
-    user = member()
-    first = login(user, portal)
-    assert api.post(REFRESH, {"refresh": first["refresh"]}).status_code == 200
-    assert api.post(REFRESH, {"refresh": first["refresh"]}, REMOTE_ADDR="203.0.113.9").status_code == 401
-
-    with tenant_context(tenant):
-        last = AuditEvent.objects.order_by("seq").last()
-    assert last is not None
-    assert (last.action, last.actor_id, last.ip, last.data) == (
-        "auth.refresh_reuse",
-        user.id,
-        "203.0.113.9",
-        {"reason": "refresh_reuse"},
-    )
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_refresh_refused_for_lost_access_is_audited_from_where_it_came(api, login, member, portal, tenant):
-    """Kills `refresh_rotate` ending a session that lost its access without the client's address."""
-    user = member()
-    tokens = login(user, portal)
-    with tenant_context(tenant):
-        Membership.objects.filter(user=user).delete()
-    assert api.post(REFRESH, {"refresh": tokens["refresh"]}, REMOTE_ADDR="203.0.113.10").status_code == 401
-
-    with tenant_context(tenant):
-        last = AuditEvent.objects.order_by("seq").last()
-    assert last is not None
-    assert (last.action, last.actor_id, last.ip, last.data) == (
-        "auth.session_revoked",
-        None,
-        "203.0.113.10",
-        {"reason": "access_lost"},
-    )
 
 
 # --- proof of the mailbox (services.proof) ---------------------------------------------------

@@ -1,4 +1,5 @@
-"""Refresh rotation under a race, and accounts that go away while their tokens are alive."""
+"""Refresh rotation under a race, what a refused refresh leaves in the audit trail, and accounts that go away
+while their tokens are alive."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from apps.common.tenancy import unscoped
-from apps.identity.models import AuthSession, User
+from apps.common.tenancy import tenant_context, unscoped
+from apps.identity.models import AuditEvent, AuthSession, Membership, User
 from apps.identity.services.accounts import user_deactivate
 from apps.identity.tests.factories import PASSWORD
 
@@ -155,3 +156,41 @@ def test_a_refresh_that_fails_before_issuing_leaves_its_token_usable(login, memb
     assert again.json()["refresh"] != tokens["refresh"]
     assert APIClient().post(REFRESH, {"refresh": again.json()["refresh"]}).status_code == 200
     assert not AuthSession.objects.filter(revoked_at__isnull=False).exists()
+
+
+def test_reusing_a_refresh_token_is_audited_as_reuse(api, login, member, portal, tenant):
+    """Kills `session_revoke`: the reason-to-action map (`auth.refresh_reuse`) looked up with None; and
+    `refresh_rotate` revoking on reuse without the session's user as actor, or without the client's address."""
+    user = member()
+    first = login(user, portal)
+    assert api.post(REFRESH, {"refresh": first["refresh"]}).status_code == 200
+    assert api.post(REFRESH, {"refresh": first["refresh"]}, REMOTE_ADDR="203.0.113.9").status_code == 401
+
+    with tenant_context(tenant):
+        last = AuditEvent.objects.order_by("seq").last()
+    assert last is not None
+    assert (last.action, last.actor_id, last.ip, last.data) == (
+        "auth.refresh_reuse",
+        user.id,
+        "203.0.113.9",
+        {"reason": "refresh_reuse"},
+    )
+
+
+def test_a_refresh_refused_for_lost_access_is_audited_from_where_it_came(api, login, member, portal, tenant):
+    """Kills `refresh_rotate` ending a session that lost its access without the client's address."""
+    user = member()
+    tokens = login(user, portal)
+    with tenant_context(tenant):
+        Membership.objects.filter(user=user).delete()
+    assert api.post(REFRESH, {"refresh": tokens["refresh"]}, REMOTE_ADDR="203.0.113.10").status_code == 401
+
+    with tenant_context(tenant):
+        last = AuditEvent.objects.order_by("seq").last()
+    assert last is not None
+    assert (last.action, last.actor_id, last.ip, last.data) == (
+        "auth.session_revoked",
+        None,
+        "203.0.113.10",
+        {"reason": "access_lost"},
+    )
