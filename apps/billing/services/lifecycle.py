@@ -129,13 +129,3 @@ def billing_nightly(*, now: datetime | None = None, tenant_ids: Collection[str] 
             with transaction.atomic():
                 report.usage_pruned += usage_prune(tenant=tenant, now=now)
     return report
-
-
-def trial_expire_due(*, now: datetime | None = None) -> int:
-    """Periodic job (and the test's door): end every trial past its end. Only tenants mirrored as trialing."""
-    now = now or timezone.now()
-    moved = 0
-    for tenant in Tenant.objects.filter(subscription_status=S.TRIALING).order_by("id").iterator():
-        with tenant_context(tenant):
-            moved += subscription_trial_expire(tenant=tenant, now=now)
-    return moved

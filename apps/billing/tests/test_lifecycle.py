@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.billing.models import Invoice, Plan, Subscription, UsageRecord, UsageTotal
 from apps.billing.selectors import plan_cache_clear
-from apps.billing.services.lifecycle import billing_nightly, trial_expire_due
+from apps.billing.services.lifecycle import billing_nightly
 from apps.billing.services.subscriptions import subscription_create
 from apps.billing.services.usage import usage_record, usage_rollup, usage_rollup_all
 from apps.common.exceptions import ApplicationError
@@ -49,7 +49,7 @@ def test_a_new_tenant_gets_a_subscription_on_its_plan():
 def test_the_nightly_job_moves_an_expired_trial(tenant):
     sub = on_plan(tenant, "pro")
     assert sub.status == "trialing"
-    assert trial_expire_due(now=sub.trial_ends_at - timedelta(seconds=1)) == 0
+    assert billing_nightly(now=sub.trial_ends_at - timedelta(seconds=1)).trials_ended == 0
     assert subscription(tenant).status == "trialing"
     later = sub.trial_ends_at + timedelta(hours=1)
     report = billing_nightly(now=later)
@@ -58,7 +58,7 @@ def test_the_nightly_job_moves_an_expired_trial(tenant):
     assert moved.status == "active"
     assert moved.current_period_start == sub.trial_ends_at
     assert Tenant.objects.get(id=tenant.id).subscription_status == "active"
-    assert trial_expire_due(now=later) == 0  # nothing left to move
+    assert billing_nightly(now=later).trials_ended == 0  # nothing left to move
 
 
 def test_a_closed_period_is_invoiced_from_plan_and_metered_usage(tenant):
