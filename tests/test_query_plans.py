@@ -20,6 +20,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from apps.common import outbox
 from apps.common.models import OutboxMessage
 from apps.common.outbox import outbox_purge
 from apps.common.tenancy import tenant_context, unscoped
@@ -64,6 +65,16 @@ def seq_scans(captured: list[tuple[str, Any]], table: str) -> list[str]:
             if any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") == table for n in _nodes(plan)):
                 found.append(sql)
     return found
+
+
+def indexes_used(captured: list[tuple[str, Any]]) -> set[str]:
+    """The indexes the captured statements' plans read."""
+    used = set()
+    with connection.cursor() as cursor:
+        for sql, params in captured:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            used |= {n["Index Name"] for n in _nodes(cursor.fetchone()[0][0]["Plan"]) if "Index Name" in n}
+    return used
 
 
 def _analyze(*tables: str) -> None:
@@ -123,3 +134,26 @@ def test_the_daily_purge_of_expired_signups_reads_only_the_expired(web_role):
         with statements() as captured:
             assert pending_signup_purge() == 1
         assert seq_scans(captured, "identity_pendingsignup") == []
+
+
+def test_the_outbox_sweeps_stale_pass_reads_only_the_stale_messages(web_role):
+    # Workers behind: thousands relayed within the last minutes, one relayed long ago whose job Redis lost.
+    now = timezone.now()
+    relayed = OutboxMessage.Status.RELAYED
+    OutboxMessage.objects.bulk_create(
+        OutboxMessage(job_path="apps.x.job", kwargs={}, status=relayed, relayed_at=now - timedelta(seconds=i % 600))
+        for i in range(MANY)
+    )
+    OutboxMessage.objects.create(job_path="apps.x.job", kwargs={}, status=relayed, relayed_at=now - timedelta(days=1))
+    OutboxMessage.objects.filter(relayed_at__lt=now - timedelta(hours=1)).update(created_at=now - timedelta(days=1))
+    _analyze("common_outboxmessage")
+    with django_as(web_role):
+        with statements() as captured, pytest.MonkeyPatch.context() as patched:
+            patched.setattr(outbox, "_relay", lambda message, queues: 1)
+            patched.setattr(outbox.Job, "exists", classmethod(lambda cls, job_id, connection: False))
+            assert outbox.outbox_sweep() == 1
+        stale = [(sql, params) for sql, params in captured if '"relayed_at" <=' in sql]
+        assert stale, captured
+        assert seq_scans(stale, "common_outboxmessage") == []
+        # Not the status index, which would fetch and sort every relayed message before the LIMIT.
+        assert indexes_used(stale) == {"common_outbox_relayed_at"}

@@ -124,6 +124,8 @@ class OutboxMessage(BaseModel):
             models.Index(fields=["status", "created_at"], name="common_outbox_status_created"),
             # `outbox_purge`'s daily look for done rows past retention, without reading the table.
             models.Index(fields=["done_at"], condition=models.Q(status="done"), name="common_outbox_done_at"),
+            # `outbox_sweep`'s stale pass (every 30 s), oldest relayed first, without sorting every relayed row.
+            models.Index(fields=["relayed_at"], condition=models.Q(status="relayed"), name="common_outbox_relayed_at"),
             # Export and offboarding read and erase a tenant's rows.
             models.Index(fields=["tenant_id"], name="common_outbox_tenant"),
         ]

@@ -1,5 +1,6 @@
 # Indexes so the outbox is never read whole: `outbox_purge`'s daily look for done rows past retention
-# (partial, on done rows only), and a tenant's rows for export and offboarding.
+# and `outbox_sweep`'s stale pass (partial, on done and on relayed rows), and a tenant's rows for
+# export and offboarding.
 
 from django.db import migrations, models
 
@@ -14,6 +15,10 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='outboxmessage',
             index=models.Index(condition=models.Q(('status', 'done')), fields=['done_at'], name='common_outbox_done_at'),
+        ),
+        migrations.AddIndex(
+            model_name='outboxmessage',
+            index=models.Index(condition=models.Q(('status', 'relayed')), fields=['relayed_at'], name='common_outbox_relayed_at'),
         ),
         migrations.AddIndex(
             model_name='outboxmessage',
