@@ -55,26 +55,26 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
-def seq_scans(captured: list[tuple[str, Any]], table: str) -> list[str]:
-    """The captured statements whose plan reads all of `table`, planned on this connection as it is now."""
-    found = []
+def _planned(captured: list[tuple[str, Any]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Each captured statement with its plan's nodes, planned on this connection as it is now."""
     with connection.cursor() as cursor:
         for sql, params in captured:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0][0]["Plan"]
-            if any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") == table for n in _nodes(plan)):
-                found.append(sql)
-    return found
+            yield sql, list(_nodes(cursor.fetchone()[0][0]["Plan"]))
+
+
+def seq_scans(captured: list[tuple[str, Any]], table: str) -> list[str]:
+    """The captured statements whose plan reads all of `table`."""
+    return [
+        sql
+        for sql, nodes in _planned(captured)
+        if any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") == table for n in nodes)
+    ]
 
 
 def indexes_used(captured: list[tuple[str, Any]]) -> set[str]:
     """The indexes the captured statements' plans read."""
-    used = set()
-    with connection.cursor() as cursor:
-        for sql, params in captured:
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            used |= {n["Index Name"] for n in _nodes(cursor.fetchone()[0][0]["Plan"]) if "Index Name" in n}
-    return used
+    return {n["Index Name"] for _, nodes in _planned(captured) for n in nodes if "Index Name" in n}
 
 
 def _analyze(*tables: str) -> None:
